@@ -1,0 +1,210 @@
+"""InfantinO settings: the embedded profile by default, production parts switched on by environment."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from infantino_site.env import env_bool, env_float, env_int, env_list, env_str, require_together
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("INFANTINO_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+
+# ---- production parts: each is on when its variables are set, and then needs all of them ------------
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
+MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI")
+S3_VARIABLES = ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_REGION"]
+require_together(S3_VARIABLES, part="S3 image storage")
+S3_BUCKET = env_str("S3_BUCKET")
+if env_str("S3_ENDPOINT_URL") and not S3_BUCKET:
+    raise ImproperlyConfigured("S3_ENDPOINT_URL is set but S3_BUCKET is not: set the S3 variables together")
+PRODUCTION_PARTS = [name for name, value in [("DATABASE_URL", DATABASE_URL), ("REDIS_URL", REDIS_URL),
+                    ("MLFLOW_TRACKING_URI", MLFLOW_TRACKING_URI), ("S3_BUCKET", S3_BUCKET)] if value]
+
+SECRET_KEY = env_str("SECRET_KEY")
+if SECRET_KEY is None:
+    if PRODUCTION_PARTS:
+        raise ImproperlyConfigured(f"SECRET_KEY must be set when {PRODUCTION_PARTS[0]} is set")
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    SECRET_KEY = key_file.read_text().strip()
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "predictions",
+    "annotations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "infantino_site.urls"
+ASGI_APPLICATION = "infantino_site.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ---- database -------------------------------------------------------------------------------------
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "infantino.sqlite3",
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---- image storage --------------------------------------------------------------------------------
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+if S3_BUCKET:
+    default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env_str("S3_ENDPOINT_URL"),
+            "access_key": env_str("S3_ACCESS_KEY_ID"),
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY"),
+            "region_name": env_str("S3_REGION"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300),
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+        },
+    }
+else:
+    default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+SERVE_MEDIA = not S3_BUCKET
+
+# ---- channels, cache and background jobs -----------------------------------------------------------
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                  "CONFIG": {"hosts": [REDIS_URL]}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CELERY_BROKER_URL = REDIS_URL
+    INFANTINO_JOB_RUNNER = env_str("INFANTINO_JOB_RUNNER", "celery")
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CELERY_BROKER_URL = None
+    INFANTINO_JOB_RUNNER = env_str("INFANTINO_JOB_RUNNER", "thread")
+if INFANTINO_JOB_RUNNER not in {"thread", "celery", "inline"}:
+    raise ImproperlyConfigured(f"INFANTINO_JOB_RUNNER must be thread, celery or inline, not {INFANTINO_JOB_RUNNER!r}")
+if INFANTINO_JOB_RUNNER == "celery" and not CELERY_BROKER_URL:
+    raise ImproperlyConfigured("INFANTINO_JOB_RUNNER=celery needs REDIS_URL for the broker")
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# ---- MLflow and the model -------------------------------------------------------------------------
+INFANTINO_MLFLOW_URI = MLFLOW_TRACKING_URI or f"sqlite:///{VAR_DIR / 'mlflow.db'}"
+INFANTINO_MLFLOW_ARTIFACTS = None if MLFLOW_TRACKING_URI else (VAR_DIR / "mlartifacts").as_uri()
+INFANTINO_MODEL_NAME = env_str("INFANTINO_MODEL_NAME", "infantino-expressions")
+INFANTINO_MODEL_POLL_SECONDS = env_float("INFANTINO_MODEL_POLL_SECONDS", 2.0)
+INFANTINO_TORCH_THREADS = env_int("INFANTINO_TORCH_THREADS", 1)
+_shared_data = BASE_DIR.parent / "shared" / "data"
+INFANTINO_DATA_DIR = env_str("INFANTINO_DATA_DIR", str(_shared_data) if _shared_data.exists() else None)
+
+# ---- uploads --------------------------------------------------------------------------------------
+INFANTINO_MAX_UPLOAD_BYTES = env_int("INFANTINO_MAX_UPLOAD_MB", 15) * 1024 * 1024
+INFANTINO_MAX_PIXELS = env_int("INFANTINO_MAX_PIXELS", 40_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = INFANTINO_MAX_UPLOAD_BYTES + 1024 * 1024
+
+# ---- auth, API ------------------------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "predictions:upload"
+LOGOUT_REDIRECT_URL = "predictions:upload"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "EXCEPTION_HANDLER": "infantino_site.api_errors.error_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "InfantinO API",
+    "DESCRIPTION": "Infant facial expression recognition that learns from its users' labels.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"mlflow": {"level": "WARNING"}, "alembic": {"level": "WARNING"}},
+}

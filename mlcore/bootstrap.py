@@ -1,0 +1,161 @@
+"""A first model in minutes: frozen ImageNet backbone features, a trained 64-d projection, an MLP head.
+
+The full domain-adaptation training lives in ``mlcore.training``; this is the fast path that lets a
+fresh install serve real predictions right away.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from sklearn.model_selection import train_test_split
+from torch import nn
+
+from mlcore.datasets import fer_images, folder_items, read_fer_csv
+from mlcore.extractor import Extractor, ExtractorConfig, build_extractor
+from mlcore.faces import crop_face, make_detector
+from mlcore.imageio import open_image_file
+from mlcore.labels import NUM_CLASSES
+from mlcore.metrics import accuracy, macro_f1
+from mlcore.online import fit_head, head_probabilities, new_head
+from mlcore.preprocess import batch
+from mlcore.progress import ProgressCallback, ProgressEvent, no_progress
+from mlcore.reference import ReferenceData
+from mlcore.registry import Registry
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    version: str
+    metrics: dict[str, float]
+    seconds: float
+
+
+@dataclass
+class _Domain:
+    name: str
+    images: list[Image.Image]
+    labels: np.ndarray
+
+
+def bootstrap(
+    registry: Registry,
+    *,
+    fer_csv: Path | None = None,
+    image_dir: Path | None = None,
+    fer_limit: int = 3000,
+    config: ExtractorConfig | None = None,
+    imagenet: bool = True,
+    seed: int = 0,
+    progress: ProgressCallback = no_progress,
+) -> BootstrapResult:
+    """Train a first model from whatever data is given, register it and make it live."""
+    if fer_csv is None and image_dir is None:
+        raise ValueError("give a FER2013 CSV, an image folder, or both")
+    started = time.monotonic()
+    torch.manual_seed(seed)
+    config = config or ExtractorConfig()
+    extractor = build_extractor(config, imagenet=imagenet).eval()
+    detector = make_detector(config.face_detector)
+
+    domains: list[_Domain] = []
+    if image_dir is not None:
+        items = folder_items(image_dir)
+        faces = []
+        for i, item in enumerate(items, 1):
+            faces.append(crop_face(open_image_file(str(item.path)), detector, margin=config.face_margin).image)
+            progress(ProgressEvent(stage="faces", step=i, total=len(items)))
+        domains.append(_Domain("infant", faces, np.array([item.label for item in items])))
+    if fer_csv is not None:
+        fer_faces, fer_labels = read_fer_csv(fer_csv, limit=fer_limit)
+        domains.append(_Domain("fer", list(fer_images(fer_faces)), fer_labels))
+
+    features, labels, domain_of = [], [], []
+    for domain in domains:
+        features.append(_backbone_features(extractor, domain.images, config, domain.name, progress))
+        labels.append(domain.labels)
+        domain_of.extend([domain.name] * len(domain.labels))
+    x = np.concatenate(features)
+    y = np.concatenate(labels)
+    domain_array = np.array(domain_of)
+    strata = np.char.add(domain_array, y.astype(str))
+    train_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed,
+                                          stratify=strata if np.unique(strata, return_counts=True)[1].min() >= 2 else None)
+
+    _train_projection(extractor, x[train_idx], y[train_idx], seed=seed, progress=progress)
+    with torch.inference_mode():
+        embeddings = extractor.project(torch.from_numpy(x)).numpy()
+    head = fit_head(new_head(seed=seed), embeddings[train_idx], y[train_idx], epochs=40, seed=seed)
+
+    metrics: dict[str, float] = {}
+    for domain in domains:
+        idx = val_idx[domain_array[val_idx] == domain.name]
+        predicted = head_probabilities(head, embeddings[idx]).argmax(axis=1)
+        metrics[f"{domain.name}_accuracy"] = accuracy(y[idx], predicted)
+        metrics[f"{domain.name}_macro_f1"] = macro_f1(y[idx], predicted)
+        metrics[f"{domain.name}_n_val"] = float(len(idx))
+
+    reference = ReferenceData(
+        val_x={d.name: embeddings[val_idx[domain_array[val_idx] == d.name]] for d in domains},
+        val_y={d.name: y[val_idx[domain_array[val_idx] == d.name]] for d in domains},
+        replay_x=embeddings[train_idx],
+        replay_y=y[train_idx],
+        replay_domain=domain_array[train_idx],
+    )
+    extractor_id = registry.log_extractor(extractor, params={"origin": "bootstrap", "imagenet": imagenet},
+                                          reference=reference)
+    version = registry.register(
+        head=head,
+        extractor_id=extractor_id,
+        kind="bootstrap",
+        metrics=metrics,
+        params={"fer_csv": fer_csv or "", "image_dir": image_dir or "", "fer_limit": fer_limit,
+                "image_size": config.image_size, "arch": config.arch, "imagenet": imagenet, "seed": seed},
+    )
+    registry.set_live(version, by="bootstrap")
+    return BootstrapResult(version=version, metrics=metrics, seconds=time.monotonic() - started)
+
+
+def _backbone_features(
+    extractor: Extractor, images: Sequence[Image.Image], config: ExtractorConfig, stage: str,
+    progress: ProgressCallback, batch_size: int = 64,
+) -> np.ndarray:
+    chunks = []
+    total = (len(images) + batch_size - 1) // batch_size
+    for step, start in enumerate(range(0, len(images), batch_size), 1):
+        tensors = batch(images[start : start + batch_size], size=config.image_size, mean=config.mean, std=config.std)
+        with torch.inference_mode():
+            chunks.append(extractor.backbone(tensors).numpy())
+        progress(ProgressEvent(stage=f"{stage} features", step=step, total=total))
+    return np.concatenate(chunks).astype(np.float32)
+
+
+def _train_projection(
+    extractor: Extractor, features: np.ndarray, labels: np.ndarray, *, seed: int, progress: ProgressCallback,
+    steps: int = 400,
+) -> None:
+    """Fit the 64-d projection (with a throw-away linear classifier) on frozen backbone features."""
+    generator = torch.Generator().manual_seed(seed)
+    classifier = nn.Linear(extractor.config.embedding_dim, NUM_CLASSES)
+    parameters = list(extractor.project.parameters()) + list(classifier.parameters())
+    optimiser = torch.optim.AdamW(parameters, lr=3e-3, weight_decay=1e-2)
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float32)
+    weights = torch.tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / NUM_CLASSES, 0.0))
+    loss_fn = nn.CrossEntropyLoss(weight=weights.float(), label_smoothing=0.1)
+    x, y = torch.from_numpy(features), torch.from_numpy(labels)
+    extractor.project.train()
+    for step in range(1, steps + 1):
+        idx = torch.randint(len(y), (min(128, len(y)),), generator=generator)
+        loss = loss_fn(classifier(torch.relu(extractor.project(x[idx]))), y[idx])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if step % 20 == 0 or step == steps:
+            progress(ProgressEvent(stage="projection", step=step, total=steps, loss=float(loss)))
+    extractor.project.eval()

@@ -1,0 +1,78 @@
+"""Datasets: FER2013 in its canonical CSV layout, and image folders with one sub-folder per label."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mlcore.labels import LABEL_INDEX, LABELS, NUM_CLASSES
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
+
+
+@dataclass(frozen=True)
+class FolderItem:
+    path: Path
+    label: int
+
+
+def folder_items(root: Path) -> list[FolderItem]:
+    """Every image under ``root/<label>/``, sorted for reproducibility; unknown folders are an error."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist")
+    items: list[FolderItem] = []
+    for child in sorted(root.iterdir()):
+        if not child.is_dir():
+            continue
+        if child.name not in LABEL_INDEX:
+            raise ValueError(f"folder {child} is not one of the labels {', '.join(LABELS)}")
+        items.extend(
+            FolderItem(path=path, label=LABEL_INDEX[child.name])
+            for path in sorted(child.iterdir())
+            if path.suffix.lower() in IMAGE_SUFFIXES
+        )
+    return items
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if str(path).endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8", newline="")  # noqa: SIM115
+
+
+def read_fer_csv(path: Path, *, limit: int | None = None, usage: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """FER2013 rows as (n × 48 × 48 uint8 faces, n labels); ``usage`` keeps one ``Usage`` value."""
+    faces: list[np.ndarray] = []
+    labels: list[int] = []
+    with _open_text(Path(path)) as handle:
+        reader = csv.DictReader(handle)
+        missing = {"emotion", "pixels"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path} is not a FER2013 CSV: missing column(s) {', '.join(sorted(missing))}")
+        for row in reader:
+            if usage is not None and row.get("Usage") != usage:
+                continue
+            label = int(row["emotion"])
+            if not 0 <= label < NUM_CLASSES:
+                raise ValueError(f"{path}: emotion {label} is outside 0..{NUM_CLASSES - 1}")
+            pixels = np.array(row["pixels"].split(), dtype=np.uint8)
+            if pixels.size != 48 * 48:
+                raise ValueError(f"{path}: a row has {pixels.size} pixels, expected 2304")
+            faces.append(pixels.reshape(48, 48))
+            labels.append(label)
+            if limit is not None and len(labels) >= limit:
+                break
+    return np.stack(faces) if faces else np.zeros((0, 48, 48), np.uint8), np.array(labels, dtype=np.int64)
+
+
+def fer_images(faces: np.ndarray) -> Iterator[Image.Image]:
+    for face in faces:
+        yield Image.fromarray(face, mode="L").convert("RGB")

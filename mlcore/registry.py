@@ -1,0 +1,227 @@
+"""The MLflow model registry: one registered model, a version per head, alias ``champion`` = live."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+import mlflow  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from sklearn.neural_network import MLPClassifier  # noqa: E402
+
+from mlcore.extractor import Extractor  # noqa: E402
+from mlcore.model import ExpressionModel  # noqa: E402
+from mlcore.online import SKOPS_TRUSTED_TYPES  # noqa: E402
+from mlcore.reference import REFERENCE_FILE, ReferenceData  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+LIVE_ALIAS = "champion"
+DEFAULT_MODEL_NAME = "infantino-expressions"
+EXPERIMENT = "infantino"
+# Pinned so MLflow does not infer an environment for every version (~7 s each otherwise).
+HEAD_REQUIREMENTS = ["scikit-learn==1.9.1", "skops==0.16.0", "numpy"]
+
+
+class NoModel(LookupError):
+    """No version is registered, or none carries the requested alias."""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    created_ms: int
+    run_id: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    params: dict[str, str]
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def is_live(self) -> bool:
+        return LIVE_ALIAS in self.aliases
+
+    @property
+    def parent(self) -> str | None:
+        return self.tags.get("parent_version") or None
+
+
+class Registry:
+    def __init__(self, tracking_uri: str, *, artifact_root: str | None = None, model_name: str = DEFAULT_MODEL_NAME):
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        self.model_name = model_name
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self._write_lock = threading.Lock()
+        self._extractors: dict[str, Extractor] = {}
+        self._references: dict[str, ReferenceData | None] = {}
+
+    def _activate(self) -> None:
+        """MLflow's fluent API and ``models:/`` URIs read the process-wide store; point it here."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+
+    # ---- writing -------------------------------------------------------------------------------
+    def experiment_id(self) -> str:
+        experiment = self.client.get_experiment_by_name(EXPERIMENT)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return self.client.create_experiment(EXPERIMENT, artifact_location=self.artifact_root)
+        except MlflowException:  # created meanwhile by another process
+            return self.client.get_experiment_by_name(EXPERIMENT).experiment_id
+
+    def log_extractor(
+        self,
+        extractor: Extractor,
+        *,
+        params: dict[str, Any] | None = None,
+        reference: ReferenceData | None = None,
+    ) -> str:
+        """Store extractor weights once; the returned id names them in every version that uses them."""
+        with self._write_lock, tempfile.TemporaryDirectory() as tmp:
+            extractor.save(Path(tmp))
+            if reference is not None:
+                reference.save(Path(tmp) / REFERENCE_FILE)
+            run = self.client.create_run(self.experiment_id(), run_name="extractor", tags={"kind": "extractor"})
+            for key, value in (params or {}).items():
+                self.client.log_param(run.info.run_id, key, value)
+            self.client.log_artifacts(run.info.run_id, tmp, artifact_path="extractor")
+            self.client.set_terminated(run.info.run_id)
+        self._extractors[run.info.run_id] = extractor
+        return run.info.run_id
+
+    def register(
+        self,
+        *,
+        head: MLPClassifier,
+        extractor_id: str,
+        kind: str,
+        parent: str | None = None,
+        temperature: float = 1.0,
+        abstain_threshold: float = 1.0,
+        metrics: dict[str, float] | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Log ``head`` as a new version of the registered model and return its version number."""
+        version_tags = {
+            "kind": kind,
+            "extractor_id": extractor_id,
+            "parent_version": parent or "",
+            "temperature": repr(float(temperature)),
+            "abstain_threshold": repr(float(abstain_threshold)),
+            **(tags or {}),
+        }
+        with self._write_lock:
+            self._activate()
+            with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else self.experiment_id(),
+                                  run_name=f"{kind}", tags={"kind": kind}):
+                if params:
+                    mlflow.log_params({k: str(v) for k, v in params.items()})
+                if metrics:
+                    mlflow.log_metrics(metrics)
+                info = mlflow.sklearn.log_model(
+                    head,
+                    name="head",
+                    serialization_format="skops",
+                    skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                    pip_requirements=HEAD_REQUIREMENTS,
+                    registered_model_name=self.model_name,
+                )
+            version = str(info.registered_model_version)
+            for key, value in version_tags.items():
+                self.client.set_model_version_tag(self.model_name, version, key, value)
+        logger.info("registered %s version %s (%s, parent %s)", self.model_name, version, kind, parent)
+        return version
+
+    def set_live(self, version: str, *, by: str = "") -> None:
+        self.client.set_registered_model_alias(self.model_name, LIVE_ALIAS, version)
+        if by:
+            self.client.set_model_version_tag(self.model_name, version, "promoted_by", by)
+
+    # ---- reading -------------------------------------------------------------------------------
+    def live_version(self) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, LIVE_ALIAS).version)
+        except MlflowException:
+            return None
+
+    def version_info(self, version: str) -> VersionInfo:
+        try:
+            mv = self.client.get_model_version(self.model_name, version)
+        except MlflowException:
+            raise NoModel(f"version {version} of {self.model_name} does not exist") from None
+        run = self.client.get_run(mv.run_id)
+        return VersionInfo(
+            version=str(mv.version),
+            created_ms=int(mv.creation_timestamp),
+            run_id=mv.run_id,
+            tags=dict(mv.tags),
+            metrics=dict(run.data.metrics),
+            params=dict(run.data.params),
+            aliases=tuple(mv.aliases),
+        )
+
+    def versions(self) -> list[VersionInfo]:
+        """Every version, newest first."""
+        try:
+            found = self.client.search_model_versions(f"name = '{self.model_name}'", max_results=10_000)
+        except MlflowException:
+            return []
+        ordered = sorted(found, key=lambda mv: int(mv.version), reverse=True)
+        return [self.version_info(str(mv.version)) for mv in ordered]
+
+    def load(self, version: str | None = None) -> ExpressionModel:
+        """Load a version (the live one when ``version`` is None)."""
+        version = version or self.live_version()
+        if version is None:
+            raise NoModel("no model is live yet")
+        info = self.version_info(version)
+        self._activate()
+        head = mlflow.sklearn.load_model(f"models:/{self.model_name}/{version}")
+        extractor_id = info.tags["extractor_id"]
+        return ExpressionModel(
+            extractor=self.load_extractor(extractor_id),
+            head=head,
+            version=version,
+            extractor_id=extractor_id,
+            temperature=float(info.tags.get("temperature", "1.0")),
+            abstain_threshold=float(info.tags.get("abstain_threshold", "1.0")),
+        )
+
+    def load_extractor(self, extractor_id: str) -> Extractor:
+        if extractor_id not in self._extractors:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = self.client.download_artifacts(extractor_id, "extractor", tmp)
+                self._extractors[extractor_id] = Extractor.load(Path(path))
+        return self._extractors[extractor_id]
+
+    def load_reference(self, extractor_id: str) -> ReferenceData | None:
+        """The validation sets and replay pool stored with an extractor, if it has them."""
+        if extractor_id not in self._references:
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    path = self.client.download_artifacts(extractor_id, f"extractor/{REFERENCE_FILE}", tmp)
+                except (MlflowException, OSError):
+                    self._references[extractor_id] = None
+                else:
+                    self._references[extractor_id] = ReferenceData.load(Path(path))
+        return self._references[extractor_id]
+
+
+@functools.cache
+def registry_for(tracking_uri: str, artifact_root: str | None = None, model_name: str = DEFAULT_MODEL_NAME) -> Registry:
+    """One registry object (and extractor cache) per process and store."""
+    return Registry(tracking_uri, artifact_root=artifact_root, model_name=model_name)

@@ -1,0 +1,38 @@
+"""A tqdm progress bar per training stage, fed by mlcore's progress events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tqdm import tqdm
+
+from mlcore.progress import ProgressEvent
+
+
+class StageBars:
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.stage: str | None = None
+        self.bar: tqdm | None = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.stage != self.stage:
+            self.close()
+            self.stage = event.stage
+            self.bar = tqdm(total=event.total, desc=event.stage, file=self.stream, dynamic_ncols=True)
+        assert self.bar is not None
+        self.bar.n = event.step
+        postfix = {}
+        if event.epoch is not None:
+            postfix["epoch"] = event.epoch
+        if event.loss is not None:
+            postfix["loss"] = f"{event.loss:.3f}"
+        postfix.update({k: f"{v:.3f}" for k, v in event.metrics.items()})
+        if postfix:
+            self.bar.set_postfix(postfix, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

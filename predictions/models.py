@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from mlcore.labels import LABELS
+
+
+class Expression(models.TextChoices):
+    ANGRY = "angry"
+    DISGUST = "disgust"
+    FEAR = "fear"
+    HAPPY = "happy"
+    SAD = "sad"
+    SURPRISE = "surprise"
+    NEUTRAL = "neutral"
+
+
+assert tuple(Expression.values) == LABELS, "Expression must list mlcore's labels in the same order"
+
+UNSURE = "unsure"
+PREDICTED_LABELS = [*Expression.choices, (UNSURE, "Unsure")]
+
+
+def upload_path(instance: Prediction, filename: str) -> str:
+    return f"uploads/{instance.created_day}/{instance.id}.jpg"
+
+
+class Prediction(models.Model):
+    """An uploaded image and what the model that saw it predicted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    image = models.FileField(upload_to=upload_path, max_length=200)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    label = models.CharField(max_length=16, choices=PREDICTED_LABELS)
+    top_label = models.CharField(max_length=16, choices=Expression.choices)
+    probabilities = models.JSONField()
+    uncertainty = models.FloatField()
+    model_version = models.CharField(max_length=32)
+    face_box = models.JSONField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(condition=Q(uncertainty__gte=0) & Q(uncertainty__lte=1),
+                                   name="prediction_uncertainty_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.model_version}) {self.id}"
+
+    @property
+    def created_day(self) -> str:
+        from django.utils import timezone
+
+        return (self.created or timezone.now()).strftime("%Y/%m/%d")
+
+    @property
+    def is_unsure(self) -> bool:
+        return self.label == UNSURE
+
+    @property
+    def face_found(self) -> bool:
+        return self.face_box is not None
+
+
+class ImageEmbedding(models.Model):
+    """An image's embedding under one extractor version, so it is computed once."""
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="embeddings")
+    extractor_id = models.CharField(max_length=64)
+    vector = models.BinaryField()
+    face_box = models.JSONField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["prediction", "extractor_id"], name="one_embedding_per_extractor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"embedding of {self.prediction_id} by {self.extractor_id}"
