@@ -53,7 +53,9 @@ def decode_image(
         raise
     except UnidentifiedImageError:
         raise InvalidImage("The file is not an image we can read.") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise InvalidImage(f"The image has too many pixels; the limit is {max_pixels // 1_000_000} megapixels.") from None
+    except (OSError, SyntaxError, ValueError):
         raise InvalidImage("The image is damaged or incomplete and cannot be decoded.") from None
     oriented = ImageOps.exif_transpose(probe)
     # Copying the pixels into a fresh image drops EXIF, ICC and any other metadata.

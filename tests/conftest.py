@@ -1,0 +1,86 @@
+"""Shared fixtures: a tiny live model in a throw-away MLflow store, isolated media, fresh process state."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("mlflow")
+    return {"uri": f"sqlite:///{root / 'mlflow.db'}", "artifacts": (root / "artifacts").as_uri()}
+
+
+@pytest.fixture(scope="session")
+def tiny_extractor_id(mlflow_store: dict[str, str]) -> str:
+    """A randomly initialised extractor at 32 px, logged once per test session."""
+    import torch
+
+    from mlcore.extractor import ExtractorConfig, build_extractor
+    from mlcore.registry import registry_for
+
+    torch.manual_seed(0)
+    extractor = build_extractor(ExtractorConfig(image_size=32, face_detector="haar"), imagenet=False).eval()
+    return registry_for(mlflow_store["uri"], mlflow_store["artifacts"]).log_extractor(extractor)
+
+
+def tiny_head(seed: int = 0):  # type: ignore[no-untyped-def]
+    """An MLP head fitted on random embeddings, all seven classes known."""
+    from mlcore.online import fit_head, new_head
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(70, 64)).astype(np.float32)
+    y = np.arange(70) % 7
+    return fit_head(new_head(seed=seed), x, y, epochs=2, seed=seed)
+
+
+@pytest.fixture
+def model_registry(settings, mlflow_store: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A registry under a model name of this test's own, with no version yet."""
+    from mlcore.registry import registry_for
+    from predictions import ml
+
+    settings.INFANTINO_MLFLOW_URI = mlflow_store["uri"]
+    settings.INFANTINO_MLFLOW_ARTIFACTS = mlflow_store["artifacts"]
+    settings.INFANTINO_MODEL_NAME = f"test-{uuid.uuid4().hex[:12]}"
+    ml.live_model.reset()
+    yield registry_for(mlflow_store["uri"], mlflow_store["artifacts"], settings.INFANTINO_MODEL_NAME)
+    ml.live_model.reset()
+
+
+@pytest.fixture
+def live_model(model_registry, tiny_extractor_id: str) -> str:  # type: ignore[no-untyped-def]
+    """Register a tiny model and make it live; returns its version."""
+    version = model_registry.register(head=tiny_head(), extractor_id=tiny_extractor_id, kind="test",
+                                      metrics={"infant_accuracy": 0.5, "fer_accuracy": 0.5})
+    model_registry.set_live(version, by="tests")
+    return version
+
+
+@pytest.fixture(autouse=True)
+def isolated_media(settings, tmp_path: Path) -> Path:
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = media
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media)}},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    return media
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "infant").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (a fresh clone does not have it)")
+    return SHARED_DATA
