@@ -139,6 +139,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                                   "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CELERY_BROKER_URL = REDIS_URL
     INFANTINO_JOB_RUNNER = env_str("INFANTINO_JOB_RUNNER", "celery")
 else:
@@ -159,6 +160,8 @@ INFANTINO_MLFLOW_ARTIFACTS = None if MLFLOW_TRACKING_URI else (VAR_DIR / "mlarti
 INFANTINO_MODEL_NAME = env_str("INFANTINO_MODEL_NAME", "infantino-expressions")
 INFANTINO_MODEL_POLL_SECONDS = env_float("INFANTINO_MODEL_POLL_SECONDS", 2.0)
 INFANTINO_TORCH_THREADS = env_int("INFANTINO_TORCH_THREADS", 1)
+# Load the live model when a server process starts, so the first request does not pay for it.
+INFANTINO_WARM_START = env_bool("INFANTINO_WARM_START", True)
 _shared_data = BASE_DIR.parent / "shared" / "data"
 INFANTINO_DATA_DIR = env_str("INFANTINO_DATA_DIR", str(_shared_data) if _shared_data.exists() else None)
 

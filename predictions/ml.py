@@ -106,5 +106,20 @@ def predict(image: Image.Image) -> Outcome:
     )
 
 
+def warm_up_in_background() -> None:
+    """Load the live model in a thread when a server starts (``INFANTINO_WARM_START``)."""
+    if settings.INFANTINO_WARM_START:
+        threading.Thread(target=_warm_up, name="infantino-warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    try:
+        live_model.current()
+    except ModelUnavailable:
+        logger.info("no live model yet; predictions will say so until one is trained")
+    except Exception:
+        logger.exception("could not load the live model at start-up")
+
+
 def live_version() -> str | None:
     return registry().live_version()

@@ -1,0 +1,73 @@
+"""A real server in the embedded profile with a tiny live model, and a headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.servers import app_env, app_server, register_tiny_model
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    url: str
+    var_dir: Path
+    env: dict[str, str]
+    version: str
+
+    @property
+    def mlflow_uri(self) -> str:
+        return f"sqlite:///{self.var_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts(self) -> str:
+        return (self.var_dir / "mlartifacts").as_uri()
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    var_dir = tmp_path_factory.mktemp("app-var")
+    env = app_env(var_dir, INFANTINO_WARM_START="true")
+    version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
+    with app_server(env, var_dir / "server.log") as url:
+        yield RunningApp(url=url, var_dir=var_dir, env=env, version=version)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("Debian's Chromium is not installed (apt-get install chromium): browser tests need it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Screenshots and other browser-test artefacts (ignored by git)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.images import face_like
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_person_uploads_a_photo_and_sees_seven_bars_and_the_version(running_app, page, tmp_path, artifacts_dir):
+    photo = tmp_path / "baby.jpg"
+    face_like(size=160, seed=3).save(photo, "JPEG")
+
+    page.goto(running_app.url + "/")
+    page.set_input_files("#image-input", str(photo))
+    page.click("button[type=submit]")
+
+    page.wait_for_url("**/predictions/*/")
+    assert page.locator("[data-testid=bars] .bar").count() == 7
+    assert page.locator("[data-testid=model-version]").inner_text() == running_app.version
+    assert page.locator("[data-testid=label]").inner_text()
+    page.screenshot(path=str(artifacts_dir / "result-page.png"), full_page=True)
+
+    page.goto(running_app.url + "/")
+    assert page.locator(".history li").count() == 1
+
+
+def test_a_bad_file_gets_a_readable_error_on_the_page(running_app, page, tmp_path):
+    junk = tmp_path / "notes.jpg"
+    junk.write_bytes(b"this is not a photo")
+
+    page.goto(running_app.url + "/")
+    page.set_input_files("#image-input", str(junk))
+    page.click("button[type=submit]")
+
+    assert "not an image" in page.locator("[role=alert]").inner_text()
