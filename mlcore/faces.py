@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 from PIL import Image
+
+logger = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # x, y, width, height in the original image's pixels
 
@@ -93,10 +96,21 @@ def crop_face(image: Image.Image, detector: FaceDetector, *, margin: float = 0.2
     return FaceCrop(image=image.crop((left, top, right, bottom)), box=(x, y, w, h))
 
 
+DETECTORS = ("mtcnn", "haar", "none")
+
+
 def make_detector(name: str) -> FaceDetector:
-    """Detector by name as stored with a model version."""
+    """Detector by name as stored with a model version; MTCNN without its weights falls back to Haar, loudly."""
+    if name == "mtcnn":
+        from mlcore.mtcnn import MTCNNFaceDetector
+
+        try:
+            return MTCNNFaceDetector()
+        except FileNotFoundError as error:
+            logger.warning("%s; falling back to the Haar cascade, which finds fewer infant faces", error)
+            return HaarFaceDetector()
     detectors: dict[str, type] = {"haar": HaarFaceDetector, "none": NoFaceDetector}
     try:
         return detectors[name]()
     except KeyError:
-        raise ValueError(f"unknown face detector {name!r}") from None
+        raise ValueError(f"unknown face detector {name!r}; expected one of {', '.join(DETECTORS)}") from None
