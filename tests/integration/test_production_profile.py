@@ -1,0 +1,151 @@
+"""The production profile end to end: PostgreSQL, Redis, S3 (moto's server) and an MLflow server."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.images import jpeg_bytes
+from tests.servers import app_env, app_server, mlflow_server, moto_s3, register_tiny_model
+
+pytestmark = pytest.mark.integration
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/14"
+BUCKET = "infantino-test-images"
+
+
+def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def post_image(url: str, data: bytes) -> tuple[int, dict]:
+    body, content_type = multipart("image", "baby.jpg", data)
+    request = urllib.request.Request(url + "/api/predictions/", data=body, method="POST",
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(f"{POSTGRES}/test", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({error})")
+    name = f"infantino_it_{uuid.uuid4().hex[:8]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def redis_client():  # type: ignore[no-untyped-def]
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    try:
+        client.ping()
+    except redis.ConnectionError as error:
+        pytest.skip(f"Redis is not reachable on 127.0.0.1:6379 ({error})")
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    import boto3
+
+    with moto_s3() as endpoint:
+        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                     region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def production_app(tmp_path_factory, postgres_database, redis_client, s3_endpoint):  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("production")
+    with mlflow_server(root) as mlflow_uri:
+        version = register_tiny_model(mlflow_uri, None)
+        env = app_env(
+            root / "var",
+            DATABASE_URL=postgres_database,
+            REDIS_URL=REDIS,
+            MLFLOW_TRACKING_URI=mlflow_uri,
+            S3_BUCKET=BUCKET,
+            S3_ENDPOINT_URL=s3_endpoint,
+            S3_ACCESS_KEY_ID="test",
+            S3_SECRET_ACCESS_KEY="test",
+            S3_REGION="us-east-1",
+            SECRET_KEY="integration-test-secret-key-not-for-production",
+        )
+        with app_server(env, root / "server.log") as url:
+            yield {"url": url, "version": version, "database": postgres_database}
+
+
+def bucket_keys(endpoint: str) -> list[str]:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                      region_name="us-east-1")
+    return [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def prediction_rows(database: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database) as connection:
+        return connection.execute("SELECT count(*) FROM predictions_prediction").fetchone()[0]
+
+
+def test_a_prediction_is_stored_in_s3_and_postgres_and_served_by_a_presigned_url(
+    production_app, s3_endpoint, redis_client
+):
+    before_keys, before_rows = len(bucket_keys(s3_endpoint)), prediction_rows(production_app["database"])
+
+    status, body = post_image(production_app["url"], jpeg_bytes(size=128))
+
+    assert status == 201, body
+    assert body["model_version"] == production_app["version"]
+    assert abs(sum(body["probabilities"].values()) - 1) < 1e-6
+    assert len(bucket_keys(s3_endpoint)) == before_keys + 1
+    assert prediction_rows(production_app["database"]) == before_rows + 1
+    assert body["image_url"].startswith(s3_endpoint)
+    assert "X-Amz-Signature" in body["image_url"] and "X-Amz-Expires" in body["image_url"]
+    with urllib.request.urlopen(body["image_url"], timeout=10) as response:
+        assert response.read(3) == b"\xff\xd8\xff"  # the stored JPEG
+    assert any(b"session" in key for key in redis_client.keys("*"))  # sessions are cached in Redis
+
+
+def test_the_bucket_is_private(production_app, s3_endpoint):
+    status, body = post_image(production_app["url"], jpeg_bytes(size=64, seed=5))
+    assert status == 201
+    unsigned = body["image_url"].split("?", 1)[0]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(unsigned, timeout=10)
+    assert refused.value.code == 403
+
+
+def test_a_bad_upload_leaves_nothing_in_s3_or_postgres(production_app, s3_endpoint):
+    keys, rows = len(bucket_keys(s3_endpoint)), prediction_rows(production_app["database"])
+
+    status, body = post_image(production_app["url"], jpeg_bytes(size=256)[:1000])
+
+    assert status == 400 and body["error"]
+    assert len(bucket_keys(s3_endpoint)) == keys
+    assert prediction_rows(production_app["database"]) == rows
