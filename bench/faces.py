@@ -33,8 +33,12 @@ def main() -> None:
         detector = make_detector(name)
         started = time.monotonic()
         found = sum(bool(detector.detect(image)) for image in images)
-        report[name] = {"detector": detector.name, "found": found, "rate": round(found / len(images), 4),
-                        "ms_per_image": round(1000 * (time.monotonic() - started) / len(images), 1)}
+        report[name] = {
+            "detector": detector.name,
+            "found": found,
+            "rate": round(found / len(images), 4),
+            "ms_per_image": round(1000 * (time.monotonic() - started) / len(images), 1),
+        }
     print(json.dumps(report))
 
 

@@ -45,7 +45,7 @@ def folder_items(root: Path) -> list[FolderItem]:
 def _open_text(path: Path) -> io.TextIOBase:
     if str(path).endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8", newline="")  # noqa: SIM115
+    return open(path, encoding="utf-8", newline="")
 
 
 def read_fer_csv(path: Path, *, limit: int | None = None, usage: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -76,3 +76,51 @@ def read_fer_csv(path: Path, *, limit: int | None = None, usage: str | None = No
 def fer_images(faces: np.ndarray) -> Iterator[Image.Image]:
     for face in faces:
         yield Image.fromarray(face, mode="L").convert("RGB")
+
+
+def is_fer_csv(path: Path) -> bool:
+    """Whether ``path`` names a FER2013 CSV (plain or gzipped) rather than an image folder."""
+    return Path(path).is_file() and str(path).lower().endswith((".csv", ".csv.gz"))
+
+
+def write_fer_csv(path: Path, faces: np.ndarray, labels: np.ndarray, *, usage: str = "Training") -> None:
+    """Write rows in the canonical layout (used to make test data and FER subsets)."""
+    with _open_text_for_writing(Path(path)) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for face, label in zip(faces, labels, strict=True):
+            writer.writerow([int(label), " ".join(str(int(v)) for v in np.asarray(face, dtype=np.uint8).ravel()),
+                             usage])
+
+
+def _open_text_for_writing(path: Path) -> io.TextIOBase:
+    if str(path).endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "wb"), encoding="utf-8", newline="")
+    return open(path, "w", encoding="utf-8", newline="")
+
+
+@dataclass(frozen=True)
+class LabeledImages:
+    """Labeled pictures from either source: ``names`` are relative paths, or ``fer:<row>`` for CSV rows."""
+
+    images: list[Image.Image]
+    labels: np.ndarray
+    names: list[str]
+    precropped: bool  # FER2013 faces are already cropped; photos still need the face detector
+
+
+def load_labeled(path: Path, *, limit: int | None = None) -> LabeledImages:
+    """An image folder (one sub-folder per label) or a FER2013 CSV, as RGB images."""
+    from mlcore.imageio import open_image_file
+
+    path = Path(path)
+    if is_fer_csv(path):
+        faces, labels = read_fer_csv(path, limit=limit)
+        return LabeledImages(list(fer_images(faces)), labels, [f"fer:{i}" for i in range(len(labels))], True)
+    items = folder_items(path)[:limit]
+    return LabeledImages(
+        images=[open_image_file(str(item.path)) for item in items],
+        labels=np.array([item.label for item in items], dtype=np.int64),
+        names=[item.path.relative_to(path).as_posix() for item in items],
+        precropped=False,
+    )

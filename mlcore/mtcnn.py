@@ -50,7 +50,8 @@ def fetch_weights(directory: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", WHEEL, "--no-deps", "--quiet", "-d", tmp],
-            check=True, stdout=sys.stderr,
+            check=True,
+            stdout=sys.stderr,
         )
         wheel = next(Path(tmp).glob("facenet_pytorch-*.whl"))
         with zipfile.ZipFile(wheel) as archive:

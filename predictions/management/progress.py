@@ -28,6 +28,8 @@ class StageBars:
         if event.loss is not None:
             postfix["loss"] = f"{event.loss:.3f}"
         postfix.update({k: f"{v:.3f}" for k, v in event.metrics.items()})
+        if event.eta_seconds is not None:
+            postfix["eta"] = _clock(event.eta_seconds)
         if postfix:
             self.bar.set_postfix(postfix, refresh=False)
         self.bar.refresh()
@@ -36,3 +38,8 @@ class StageBars:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"

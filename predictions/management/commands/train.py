@@ -1,0 +1,134 @@
+"""Full training: FER2013 source stage, infant fine-tune and adaptation, head, calibration; registered in MLflow."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from predictions import ml
+from predictions.management.progress import StageBars
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--fer", type=Path, help="FER2013 CSV (default: <data>/fer2013/*.csv*)")
+        parser.add_argument("--images", type=Path, help="infant image folder (default: <data>/infant)")
+        parser.add_argument(
+            "--data",
+            type=Path,
+            help="data folder holding fer2013/ and infant/ (default: INFANTINO_DATA_DIR, else ../shared/data)",
+        )
+        parser.add_argument("--epochs", type=int, default=12, help="infant fine-tune epochs (0: no fine-tune)")
+        parser.add_argument("--fer-steps", type=int, default=300, help="FER2013 training steps (0: skip the stage)")
+        parser.add_argument("--image-size", type=int, default=128)
+        parser.add_argument("--face-detector", default="mtcnn", choices=["mtcnn", "haar", "none"])
+        parser.add_argument("--no-imagenet", action="store_true", help="start the backbone from random weights")
+        parser.add_argument("--no-adapt-bn", action="store_true", help="keep the batch-norm statistics as trained")
+        parser.add_argument(
+            "--coverage",
+            type=float,
+            default=0.85,
+            help="share of validation photos answered; the rest set the 'unsure' threshold",
+        )
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+        parser.add_argument("--run-name", help="checkpoint folder name under var/training (default: a timestamp)")
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue from the last checkpoint of --run-name (default: the latest run)",
+        )
+        parser.add_argument("--no-promote", action="store_true", help="register the version without making it live")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        import torch
+
+        from mlcore.mtcnn import fetch_weights, weights_present
+        from mlcore.training import TrainConfig, TrainingCancelled, latest_work_dir, train
+
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        torch.set_num_threads(options["threads"])
+        fer, images = _data_paths(options)
+        if images is None:
+            raise CommandError("no infant images: give --images DIR (one sub-folder per label) or --data")
+        if options["face_detector"] == "mtcnn" and not weights_present():
+            try:
+                fetch_weights()
+            except Exception as error:  # offline, no pip, a bad download: all mean the same loud fallback
+                self.stderr.write(f"could not fetch MTCNN weights ({error}); using the Haar cascade instead")
+                options["face_detector"] = "haar"
+
+        work_dir = _work_dir(options, latest_work_dir)
+        config = TrainConfig(
+            fer_csv=fer,
+            image_dir=images,
+            work_dir=work_dir,
+            cache_dir=Path(settings.VAR_DIR) / "cache" / "faces",
+            resume=options["resume"],
+            promote=not options["no_promote"],
+            seed=options["seed"],
+            imagenet=not options["no_imagenet"],
+            image_size=options["image_size"],
+            face_detector=options["face_detector"],
+            fer_steps=options["fer_steps"] if fer else 0,
+            infant_epochs=options["epochs"],
+            adapt_bn=not options["no_adapt_bn"],
+            coverage=options["coverage"],
+        )
+        self.stderr.write(f"training into {work_dir} (FER2013: {fer or 'none'}, infant photos: {images})")
+        bars = StageBars(sys.stderr)
+        try:
+            result = train(config, ml.registry(), progress=bars)
+        except TrainingCancelled as error:
+            raise CommandError(f"{error}; continue with --resume --run-name {work_dir.name}") from None
+        finally:
+            bars.close()
+        summary = {
+            k: round(v, 4)
+            for k, v in result.metrics.items()
+            if k.startswith(("test_infant_accuracy", "test_infant_macro_f1", "infant_accuracy", "fer_accuracy"))
+        }
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Model version {result.version} {'is live' if config.promote else 'registered'} "
+                f"({result.seconds / 60:.1f} min): {json.dumps(summary)}"
+            )
+        )
+
+
+def _data_paths(options: dict[str, Any]) -> tuple[Path | None, Path | None]:
+    root = options["data"] or (Path(settings.INFANTINO_DATA_DIR) if settings.INFANTINO_DATA_DIR else None)
+    if root is None and options["fer"] is None and options["images"] is None:
+        root = Path(settings.BASE_DIR).parent / "shared" / "data"  # where a development checkout keeps it
+    fer, images = options["fer"], options["images"]
+    if root is not None:
+        if fer is None and (root / "fer2013").is_dir():
+            found = sorted((root / "fer2013").glob("*.csv*"))
+            fer = found[0] if found else None
+        if images is None and (root / "infant").is_dir():
+            images = root / "infant"
+    for path in (fer, images):
+        if path is not None and not path.exists():
+            raise CommandError(f"{path} does not exist")
+    return fer, images
+
+
+def _work_dir(options: dict[str, Any], latest) -> Path:  # type: ignore[no-untyped-def]
+    root = Path(settings.VAR_DIR) / "training"
+    if options["run_name"]:
+        return root / options["run_name"]
+    if options["resume"]:
+        found = latest(root)
+        if found is None:
+            raise CommandError(f"nothing to resume under {root}")
+        return found
+    return root / time.strftime("train-%Y%m%d-%H%M%S")
