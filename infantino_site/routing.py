@@ -1,7 +1,8 @@
 from django.urls import path
 
-from predictions.consumers import ModelEventsConsumer
+from predictions.consumers import ModelEventsConsumer, TrainingConsumer
 
 websocket_urlpatterns = [
     path("ws/models/", ModelEventsConsumer.as_asgi()),
+    path("ws/training/", TrainingConsumer.as_asgi()),
 ]

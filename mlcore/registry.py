@@ -163,25 +163,36 @@ class Registry:
             mv = self.client.get_model_version(self.model_name, version)
         except MlflowException:
             raise NoModel(f"version {version} of {self.model_name} does not exist") from None
-        run = self.client.get_run(mv.run_id)
-        return VersionInfo(
-            version=str(mv.version),
-            created_ms=int(mv.creation_timestamp),
-            run_id=mv.run_id,
-            tags=dict(mv.tags),
-            metrics=dict(run.data.metrics),
-            params=dict(run.data.params),
-            aliases=tuple(mv.aliases),
-        )
+        return _version_info(mv, self.client.get_run(mv.run_id))
 
     def versions(self) -> list[VersionInfo]:
-        """Every version, newest first."""
+        """Every version, newest first; runs are fetched in batches, not one query per version."""
         try:
             found = self.client.search_model_versions(f"name = '{self.model_name}'", max_results=10_000)
         except MlflowException:
             return []
+        live = self.live_version()
+        runs = {}
+        run_ids = sorted({mv.run_id for mv in found})
+        for start in range(0, len(run_ids), 100):
+            quoted = ", ".join(f"'{run_id}'" for run_id in run_ids[start : start + 100])
+            for run in self.client.search_runs([self.experiment_id()], f"attributes.run_id IN ({quoted})",
+                                               max_results=1000):
+                runs[run.info.run_id] = run
         ordered = sorted(found, key=lambda mv: int(mv.version), reverse=True)
-        return [self.version_info(str(mv.version)) for mv in ordered]
+        return [_version_info(mv, runs.get(mv.run_id), live=live) for mv in ordered]
+
+    def version_json(self, version: str, name: str) -> Any | None:
+        """A JSON artifact logged in a version's run (e.g. ``confusion.json``), or None."""
+        import json
+
+        info = self.version_info(version)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self.client.download_artifacts(info.run_id, name, tmp)
+            except (MlflowException, OSError):
+                return None
+            return json.loads(Path(path).read_text())
 
     def load(self, version: str | None = None) -> ExpressionModel:
         """Load a version (the live one when ``version`` is None)."""
@@ -219,6 +230,21 @@ class Registry:
                 else:
                     self._references[extractor_id] = ReferenceData.load(Path(path))
         return self._references[extractor_id]
+
+
+def _version_info(mv: Any, run: Any | None, *, live: str | None = None) -> VersionInfo:
+    aliases = tuple(mv.aliases or ())
+    if live is not None and str(mv.version) == live and LIVE_ALIAS not in aliases:
+        aliases = (*aliases, LIVE_ALIAS)
+    return VersionInfo(
+        version=str(mv.version),
+        created_ms=int(mv.creation_timestamp),
+        run_id=mv.run_id,
+        tags=dict(mv.tags),
+        metrics=dict(run.data.metrics) if run is not None else {},
+        params=dict(run.data.params) if run is not None else {},
+        aliases=aliases,
+    )
 
 
 @functools.cache

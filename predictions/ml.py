@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -123,3 +124,68 @@ def _warm_up() -> None:
 
 def live_version() -> str | None:
     return registry().live_version()
+
+
+# ---- full retrains ----------------------------------------------------------------------------------
+class TrainingCancelled(Exception):
+    """A retrain stopped because someone cancelled it."""
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    version: str
+    live_before: str | None
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    passed: bool
+    reason: str
+
+
+def retrain(*, options: dict, work_dir: Path, progress, should_stop) -> RetrainOutcome:  # type: ignore[no-untyped-def]
+    """Run the learning engine's full training on this deployment's data; registers, never promotes."""
+    from mlcore import training
+
+    live_before = live_version()
+    config = training_config(options, work_dir=work_dir)
+    try:
+        result = training.train(config, registry(), progress=progress, should_stop=should_stop)
+    except training.TrainingCancelled:
+        raise TrainingCancelled from None
+    return RetrainOutcome(version=result.version, live_before=live_before)
+
+
+def training_config(options: dict, *, work_dir: Path):  # type: ignore[no-untyped-def]
+    """The training configuration of a retrain started from the dashboard ("full" or "tiny" preset)."""
+    from mlcore.training import TrainConfig
+
+    data_dir = Path(options.get("data_dir") or settings.INFANTINO_DATA_DIR or "")
+    fer_dir, images = data_dir / "fer2013", data_dir / "infant"
+    fer = next(iter(sorted(fer_dir.glob("*.csv*"))), None) if fer_dir.is_dir() else None
+    if not images.is_dir():
+        raise FileNotFoundError(f"no infant images under {data_dir} (expected infant/<label>/ folders)")
+    common = {"fer_csv": fer, "image_dir": images, "work_dir": work_dir, "promote": False,
+              "cache_dir": settings.VAR_DIR / "training" / "cache",
+              "tags": {"started_from": "dashboard"}}
+    if options.get("preset") == "tiny":
+        return TrainConfig.tiny(**common)
+    return TrainConfig(**common)
+
+
+def guard_verdict(*, candidate: str, live: str | None) -> GuardVerdict:
+    """A retrained version goes live by itself only if it is at least as good on infants and forgets nothing."""
+    from mlcore.learner import guard_verdict as forgetting_guard
+
+    if live is None:
+        return GuardVerdict(True, "no model was live")
+    new, old = registry().version_info(candidate).metrics, registry().version_info(live).metrics
+    passed, reasons = forgetting_guard(new, old, tolerance=settings.INFANTINO_FORGETTING_TOLERANCE)
+    if not passed:
+        return GuardVerdict(False, "; ".join(reasons))
+    new_acc, old_acc = new.get("infant_accuracy"), old.get("infant_accuracy")
+    if new_acc is None or old_acc is None:
+        return GuardVerdict(False, "infant accuracy is missing on one of the versions")
+    if new_acc < old_acc:
+        return GuardVerdict(False, f"infant accuracy {new_acc:.3f} is below the live version's {old_acc:.3f}")
+    return GuardVerdict(True, f"infant accuracy {new_acc:.3f} ≥ {old_acc:.3f} and no domain fell beyond tolerance")
