@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import app_env, app_server, register_tiny_model
+from tests.mlcore.tiny_data import fer_csv, image_folder
+from tests.servers import app_env, app_server, manage, register_tiny_model
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+STAFF_USER, STAFF_PASSWORD = "admin", "e2e-admin-password"
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,8 @@ class RunningApp:
     var_dir: Path
     env: dict[str, str]
     version: str
+    staff_user: str = STAFF_USER
+    staff_password: str = STAFF_PASSWORD
 
     @property
     def mlflow_uri(self) -> str:
@@ -34,10 +40,24 @@ class RunningApp:
 @pytest.fixture(scope="session")
 def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     var_dir = tmp_path_factory.mktemp("app-var")
-    env = app_env(var_dir, INFANTINO_WARM_START="true")
+    data = var_dir / "data"  # tiny training data, so a retrain from the dashboard takes seconds
+    image_folder(data / "infant", per_label=4)
+    (data / "fer2013").mkdir()
+    fer_csv(data / "fer2013" / "fer2013.csv", per_label=6)
+    env = app_env(var_dir, INFANTINO_WARM_START="true", INFANTINO_DATA_DIR=str(data),
+                  DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD)
     version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
     with app_server(env, var_dir / "server.log") as url:
+        manage(env, "createsuperuser", "--noinput", "--username", STAFF_USER, "--email", "admin@example.org")
         yield RunningApp(url=url, var_dir=var_dir, env=env, version=version)
+
+
+def sign_in(page, app: RunningApp) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app.url + "/accounts/login/")
+    page.fill("input[name=username]", app.staff_user)
+    page.fill("input[name=password]", app.staff_password)
+    page.click("button[type=submit]")
+    page.wait_for_url(app.url + "/")
 
 
 @pytest.fixture(scope="session")
