@@ -4,3 +4,18 @@ from django.apps import AppConfig
 class AnnotationsConfig(AppConfig):
     name = "annotations"
     verbose_name = "Annotations"
+
+    def ready(self) -> None:
+        from celery.signals import worker_process_init
+
+        worker_process_init.connect(_warm_up_celery_worker, weak=False, dispatch_uid="annotations-warm-up")
+
+
+def _warm_up_celery_worker(**_: object) -> None:
+    """Each Celery worker process warms online learning up as it starts, not on its first label."""
+    import threading
+
+    from annotations.learning import warm_up
+
+    # In a thread: worker_process_init must return within seconds, the warm-up takes several.
+    threading.Thread(target=warm_up, name="infantino-learning-warm-up", daemon=True).start()

@@ -165,6 +165,14 @@ INFANTINO_WARM_START = env_bool("INFANTINO_WARM_START", True)
 _shared_data = BASE_DIR.parent / "shared" / "data"
 INFANTINO_DATA_DIR = env_str("INFANTINO_DATA_DIR", str(_shared_data) if _shared_data.exists() else None)
 
+# ---- labeling and online learning ----------------------------------------------------------------
+INFANTINO_LABELS_PER_IMAGE = env_int("INFANTINO_LABELS_PER_IMAGE", 1)  # labels an image needs before it is learned
+INFANTINO_REPLAY_SIZE = env_int("INFANTINO_REPLAY_SIZE", 32)  # replay rows per online step; 0 = no replay
+INFANTINO_FORGETTING_GUARD = env_bool("INFANTINO_FORGETTING_GUARD", True)
+INFANTINO_FORGETTING_TOLERANCE = env_float("INFANTINO_FORGETTING_TOLERANCE", 0.02)  # accuracy drop allowed per domain
+if INFANTINO_LABELS_PER_IMAGE < 1:
+    raise ImproperlyConfigured("INFANTINO_LABELS_PER_IMAGE must be 1 or more")
+
 # ---- uploads --------------------------------------------------------------------------------------
 INFANTINO_MAX_UPLOAD_BYTES = env_int("INFANTINO_MAX_UPLOAD_MB", 15) * 1024 * 1024
 INFANTINO_MAX_PIXELS = env_int("INFANTINO_MAX_PIXELS", 40_000_000)

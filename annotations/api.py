@@ -1,0 +1,173 @@
+"""REST API for labels, the labeling queue and agreement."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations import learning, selectors, services
+from annotations.models import Annotation
+from annotations.selectors import QueueItem
+from mlcore.imageio import InvalidImage
+from predictions.api import ERROR, PredictionOutput, error
+from predictions.ml import ModelUnavailable
+from predictions.models import Expression
+
+
+class AnnotationOutput(serializers.ModelSerializer):
+    model_version = serializers.SerializerMethodField()
+    annotator = serializers.CharField(source="annotator.get_username")
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "status", "model_version", "image", "label", "annotator", "created", "parent_version"]
+
+    def get_model_version(self, annotation: Annotation) -> str | None:
+        return annotation.model_version or None
+
+
+class AnnotationInput(serializers.Serializer):
+    image = serializers.CharField(help_text="The id of the image (a prediction id).")
+    label = serializers.ChoiceField(choices=Expression.values)
+
+
+class LabeledImageInput(serializers.Serializer):
+    image = serializers.FileField(help_text="A photo: JPEG, PNG, WebP, BMP or GIF.")
+    label = serializers.ChoiceField(choices=Expression.values)
+
+
+def refused(exc: services.AnnotationError) -> Response:
+    return error(str(exc), exc.status)
+
+
+class AnnotationCreateApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(request=AnnotationInput, responses={201: AnnotationOutput, 400: ERROR, 404: ERROR, 409: ERROR})
+    def post(self, request: Request) -> Response:
+        learning.request_warm_up()
+        try:
+            annotation = services.annotation_create(image_id=request.data.get("image"),
+                                                    label=request.data.get("label"), annotator=request.user)
+        except services.AnnotationError as exc:
+            return refused(exc)
+        return Response(AnnotationOutput(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class AnnotationDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: AnnotationOutput, 404: ERROR})
+    def get(self, request: Request, annotation_id: int) -> Response:
+        annotation = selectors.annotation_get(annotation_id=annotation_id)
+        if annotation is None:
+            return error("No annotation has this id.", status.HTTP_404_NOT_FOUND)
+        return Response(AnnotationOutput(annotation).data)
+
+    @extend_schema(responses={204: None, 403: ERROR, 404: ERROR})
+    def delete(self, request: Request, annotation_id: int) -> Response:
+        try:
+            services.annotation_undo(annotation_id=annotation_id, user=request.user)
+        except services.AnnotationError as exc:
+            return refused(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LabeledImageCreateApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=LabeledImageInput, responses={201: AnnotationOutput, 400: ERROR, 503: ERROR})
+    def post(self, request: Request) -> Response:
+        learning.request_warm_up()
+        try:
+            annotation = services.labeled_image_create(upload=request.FILES.get("image"),
+                                                       label=request.data.get("label"), annotator=request.user,
+                                                       session_key=_session_key(request))
+        except services.AnnotationError as exc:
+            return refused(exc)
+        except InvalidImage as exc:
+            return error(str(exc), status.HTTP_400_BAD_REQUEST)
+        except ModelUnavailable as exc:
+            return error(str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
+        body = AnnotationOutput(annotation).data
+        body["prediction"] = PredictionOutput(annotation.image, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class LabelOutput(serializers.Serializer):
+    label = serializers.CharField()
+    annotator = serializers.CharField()
+
+
+class QueueItemOutput(serializers.Serializer):
+    id = serializers.CharField(source="image.pk")
+    image_url = serializers.SerializerMethodField()
+    width = serializers.IntegerField(source="image.width")
+    height = serializers.IntegerField(source="image.height")
+    face_box = serializers.JSONField(source="image.face_box")
+    guess = serializers.CharField()
+    probabilities = serializers.DictField(child=serializers.FloatField())
+    uncertainty = serializers.FloatField()
+    model_version = serializers.CharField()
+    labels = LabelOutput(many=True)
+    agreement = serializers.FloatField(allow_null=True)
+
+    def get_image_url(self, item: QueueItem) -> str:
+        url = item.image.image.url
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
+
+
+class QueueApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[OpenApiParameter("n", int, description="how many images (1–50, default 10)"),
+                               OpenApiParameter("exclude", str, description="comma-separated image ids to skip")],
+                   responses={200: QueueItemOutput(many=True), 400: ERROR})
+    def get(self, request: Request) -> Response:
+        try:
+            n = int(request.query_params.get("n", 10))
+        except ValueError:
+            return error("n must be a whole number.", status.HTTP_400_BAD_REQUEST)
+        if not 1 <= n <= 50:
+            return error("n must be between 1 and 50.", status.HTTP_400_BAD_REQUEST)
+        exclude = [pk for pk in request.query_params.get("exclude", "").split(",") if pk]
+        learning.request_warm_up()
+        items = selectors.queue_next(annotator=request.user, n=n, exclude=exclude)
+        return Response(QueueItemOutput(items, many=True, context={"request": request}).data)
+
+
+class ImageAgreementOutput(serializers.Serializer):
+    id = serializers.CharField(source="image.pk")
+    labels = LabelOutput(many=True)
+    agreement = serializers.FloatField(allow_null=True)
+    consensus = serializers.CharField(allow_null=True)
+
+
+class AgreementOutput(serializers.Serializer):
+    alpha = serializers.FloatField(allow_null=True)
+    images_labeled = serializers.IntegerField()
+    images_multiply_labeled = serializers.IntegerField()
+    conflicts = ImageAgreementOutput(many=True)
+
+
+class AgreementApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: AgreementOutput})
+    def get(self, request: Request) -> Response:
+        return Response(AgreementOutput(selectors.agreement_summary()).data)
+
+
+def _session_key(request: Request) -> str:
+    session = request.session
+    if session.session_key is None:
+        session.save()
+    return session.session_key or ""

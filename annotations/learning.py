@@ -1,0 +1,306 @@
+"""The single writer: turns accepted labels into new model versions, and undoes them.
+
+Only one update runs at a time across the whole deployment (``single_writer``): a thread lock in
+the process, plus a PostgreSQL advisory lock (production) or a file lock in ``VAR_DIR`` (SQLite)
+across processes, so two Celery workers can never race for a parent version or a version number.
+Each update: parent = the live version → embedding (cached per image and extractor) → mlcore's
+``update_head`` (replay + ``partial_fit`` on a copy + the forgetting guard) → a new MLflow version
+with its lineage → the live alias moves if the guard passed → ``model.updated`` is broadcast.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+
+from annotations.agreement import consensus
+from annotations.models import Annotation
+from mlcore import learner
+from mlcore.labels import LABEL_INDEX
+from predictions import ml
+from predictions.events import broadcast_model_updated
+from predictions.models import ImageEmbedding, Prediction
+from predictions.services import embedding_store
+
+logger = logging.getLogger(__name__)
+
+ADVISORY_LOCK_KEY = 0x1AF0_0001  # any constant shared by every process of this deployment
+COUNTED = (Annotation.Status.LEARNED, Annotation.Status.HELD_BACK)
+
+_thread_lock = threading.Lock()
+_warm = threading.Event()
+
+
+@contextmanager
+def single_writer() -> Iterator[None]:
+    """Hold the deployment-wide writer lock."""
+    with _thread_lock:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+            try:
+                yield
+            finally:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+        else:
+            with open(settings.VAR_DIR / "online-learning.lock", "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---- what the writer keeps between updates ------------------------------------------------------------
+@dataclass(frozen=True)
+class _Parent:
+    model: object  # mlcore ExpressionModel
+    anchor: str  # the offline-trained version the guard compares with
+    baseline: dict[str, float]
+
+
+_parents: dict[tuple[str, str], _Parent] = {}  # (model name, version) → parent state; the writer's own cache
+
+
+def _cache_key(version: str) -> tuple[str, str]:
+    return (settings.INFANTINO_MODEL_NAME, version)
+
+
+def _remember(version: str, parent: _Parent) -> None:
+    if len(_parents) > 8:
+        _parents.pop(next(iter(_parents)))
+    _parents[_cache_key(version)] = parent
+
+
+def _parent_state(version: str) -> _Parent:
+    cached = _parents.get(_cache_key(version))
+    if cached is not None:
+        return cached
+    registry = ml.registry()
+    try:
+        serving = ml.live_model.current()
+    except ml.ModelUnavailable:
+        serving = None
+    model = serving if serving is not None and serving.version == version else registry.load(version)
+    info = registry.version_info(version)
+    if info.tags.get("kind") == "online" and info.tags.get("guard_anchor"):
+        anchor = info.tags["guard_anchor"]
+        baseline = {key.removeprefix("baseline_"): value for key, value in info.metrics.items()
+                    if key.startswith("baseline_")}
+    else:
+        anchor = version
+        baseline = learner.evaluate(model.head, registry.load_reference(model.extractor_id),
+                                    temperature=model.temperature)
+    state = _Parent(model=model, anchor=anchor, baseline=baseline)
+    _remember(version, state)
+    return state
+
+
+def learner_config() -> learner.LearnerConfig:
+    return learner.LearnerConfig(
+        replay_size=settings.INFANTINO_REPLAY_SIZE,
+        tolerance=settings.INFANTINO_FORGETTING_TOLERANCE,
+        guard=settings.INFANTINO_FORGETTING_GUARD,
+    )
+
+
+# ---- embeddings -----------------------------------------------------------------------------------------
+def image_embedding(image: Prediction, model: object) -> np.ndarray:
+    """The image's embedding under the model's extractor, computed once and kept."""
+    extractor_id = model.extractor_id  # type: ignore[attr-defined]
+    stored = ImageEmbedding.objects.filter(prediction=image, extractor_id=extractor_id).first()
+    if stored is not None:
+        return np.frombuffer(bytes(stored.vector), dtype=np.float32)
+    from mlcore.imageio import decode_image
+
+    with image.image.open("rb") as handle:
+        picture = decode_image(handle.read(), max_bytes=settings.INFANTINO_MAX_UPLOAD_BYTES,
+                               max_pixels=settings.INFANTINO_MAX_PIXELS).image
+    face = model.crop(picture)  # type: ignore[attr-defined]
+    vector = model.embed([face.image])[0]  # type: ignore[attr-defined]
+    embedding_store(prediction=image, extractor_id=extractor_id, vector=vector,
+                    face_box=list(face.box) if face.box else None)
+    return vector
+
+
+def earlier_labels(extractor_id: str, *, exclude_image: object) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Embeddings and labels of images learned before (one row per image), for replay."""
+    rows = (Annotation.objects.filter(status__in=COUNTED, image__embeddings__extractor_id=extractor_id)
+            .exclude(image=exclude_image)
+            .values_list("image_id", "label", "image__embeddings__vector"))
+    seen: dict[object, tuple[str, bytes]] = {}
+    for image_id, label, vector in rows:
+        seen.setdefault(image_id, (label, bytes(vector)))
+    if not seen:
+        return None, None
+    x = np.stack([np.frombuffer(vector, dtype=np.float32) for _, vector in seen.values()])
+    y = np.array([LABEL_INDEX[label] for label, _ in seen.values()], dtype=np.int64)
+    return x, y
+
+
+# ---- learning -------------------------------------------------------------------------------------------
+def learn_from_annotation(*, annotation_id: int) -> str | None:
+    """Learn the image of ``annotation_id`` if its consensus is reached; returns the new version, if any."""
+    with single_writer():
+        return _learn(annotation_id)
+
+
+def _learn(annotation_id: int) -> str | None:
+    annotation = Annotation.objects.select_related("image").filter(pk=annotation_id).first()
+    if annotation is None or annotation.status != Annotation.Status.QUEUED:
+        return None  # undone meanwhile, or already settled with its image
+    image = annotation.image
+    settled = image.annotations.filter(status__in=COUNTED).first()
+    if settled is not None:
+        # The image was learned already; a later label joins it or is outvoted, never learned twice.
+        status = settled.status if annotation.label == settled.label else Annotation.Status.OUTVOTED
+        Annotation.objects.filter(pk=annotation.pk).update(status=status, model_version=settled.model_version,
+                                                           parent_version=settled.parent_version)
+        return None
+    votes = list(image.annotations.filter(status=Annotation.Status.QUEUED))
+    label = consensus([vote.label for vote in votes], needed=settings.INFANTINO_LABELS_PER_IMAGE)
+    if label is None:
+        return None  # waits for more annotators
+    agreeing = [vote.pk for vote in votes if vote.label == label]
+    outvoted = [vote.pk for vote in votes if vote.label != label]
+
+    started = time.monotonic()
+    registry = ml.registry()
+    parent_version = registry.live_version()
+    if parent_version is None:
+        logger.warning("annotation %s waits: no live model to learn onto", annotation_id)
+        return None
+    parent = _parent_state(parent_version)
+    model = parent.model
+    vector = image_embedding(image, model)
+    reference = registry.load_reference(model.extractor_id)  # type: ignore[attr-defined]
+    earlier_x, earlier_y = earlier_labels(model.extractor_id, exclude_image=image)  # type: ignore[attr-defined]
+    config = learner_config()
+    result = learner.update_head(
+        model.head, vector[None, :], np.array([LABEL_INDEX[label]]),  # type: ignore[attr-defined]
+        reference=reference, baseline=parent.baseline, earlier_x=earlier_x, earlier_y=earlier_y,
+        temperature=model.temperature, config=config,  # type: ignore[attr-defined]
+    )
+    metrics = {**result.metrics, **{f"baseline_{key}": value for key, value in parent.baseline.items()}}
+    version = registry.register(
+        head=result.head,
+        extractor_id=model.extractor_id,  # type: ignore[attr-defined]
+        kind="online",
+        parent=parent_version,
+        temperature=model.temperature,  # type: ignore[attr-defined]
+        abstain_threshold=model.abstain_threshold,  # type: ignore[attr-defined]
+        metrics=metrics,
+        params={"replay_size": config.replay_size, "steps": config.steps, "repeats": config.new_sample_repeats,
+                "tolerance": config.tolerance, "guard": config.guard},
+        tags={
+            "annotation_ids": ",".join(str(pk) for pk in agreeing),
+            "label": label,
+            "image": str(image.pk),
+            "guard": result.guard,
+            "guard_anchor": parent.anchor,
+            "guard_reasons": "; ".join(result.reasons)[:4000],
+            "earlier_labels": str(0 if earlier_y is None else len(earlier_y)),
+        },
+    )
+    _remember(version, _Parent(model=model.with_head(result.head, version=version),  # type: ignore[attr-defined]
+                               anchor=parent.anchor, baseline=parent.baseline))
+    status = Annotation.Status.LEARNED if result.accepted else Annotation.Status.HELD_BACK
+    if result.accepted:
+        registry.set_live(version, by=f"annotation {','.join(str(pk) for pk in agreeing)}")
+    with transaction.atomic():
+        Annotation.objects.filter(pk__in=agreeing).update(
+            status=status, model_version=version, parent_version=parent_version,
+            guard_note=(result.guard if result.accepted else "; ".join(result.reasons))[:500])
+        Annotation.objects.filter(pk__in=outvoted).update(status=Annotation.Status.OUTVOTED, model_version=version,
+                                                           parent_version=parent_version)
+    if result.accepted:
+        broadcast_model_updated(version, reason="learned", label=label)
+    logger.info("annotation %s (%s) → version %s, %s, guard %s, %.0f ms", annotation_id, label, version,
+                status, result.guard, 1000 * (time.monotonic() - started))
+    return version
+
+
+# ---- undo -----------------------------------------------------------------------------------------------
+def undo_version(*, version: str, parent: str) -> str | None:
+    """Take back ``version`` (made from an undone label): live goes to ``parent``; later labels are re-learned.
+
+    Returns the version live afterwards, or None when ``version`` was not in the live line (nothing moves).
+    """
+    if not version:
+        return None
+    with single_writer():
+        registry = ml.registry()
+        live = registry.live_version()
+        line = _online_line(live, stop_at=version)
+        if version not in line:
+            return None
+        after = line[: line.index(version)]  # versions built on the undone one, newest first
+        registry.set_live(parent, by="undo")
+        broadcast_model_updated(parent, reason="undo")
+        relearn = list(Annotation.objects.filter(model_version__in=[version, *after]).order_by("created", "id"))
+        Annotation.objects.filter(pk__in=[a.pk for a in relearn]).update(
+            status=Annotation.Status.QUEUED, model_version="", parent_version="", guard_note="")
+        logger.info("undo of version %s: live is %s again; re-learning %d later labels", version, parent, len(relearn))
+        for annotation in relearn:
+            _learn(annotation.pk)
+        return registry.live_version()
+
+
+def _online_line(live: str | None, *, stop_at: str) -> list[str]:
+    """The online versions from ``live`` back through their parents (newest first), as the labels recorded them."""
+    line: list[str] = []
+    current = live
+    while current and current not in line:
+        line.append(current)
+        if current == stop_at:
+            break
+        made = Annotation.objects.filter(model_version=current, status__in=COUNTED).exclude(parent_version="").first()
+        if made is None:
+            break
+        current = made.parent_version
+    return line
+
+
+# ---- warm-up --------------------------------------------------------------------------------------------
+def warm_up() -> None:
+    """Import MLflow's model-logging stack and load the live head and reference data before the first label."""
+    if _warm.is_set():
+        return
+    started = time.monotonic()
+    learner.warm_up()
+    try:
+        live = ml.live_version()
+        if live is not None:
+            with single_writer():
+                state = _parent_state(live)
+                ml.registry().load_reference(state.model.extractor_id)  # type: ignore[attr-defined]
+    except Exception:
+        logger.exception("could not preload the live model for online learning")
+    _warm.set()
+    logger.info("online learning warmed up in %.1f s", time.monotonic() - started)
+
+
+_warm_up_requested = threading.Event()
+
+
+def request_warm_up() -> None:
+    """Ask the job runner (the single writer) to warm up, once per process."""
+    if _warm_up_requested.is_set() or _warm.is_set():
+        return
+    _warm_up_requested.set()
+    from infantino_site.jobs import enqueue
+
+    if settings.INFANTINO_JOB_RUNNER == "inline":
+        return  # nothing runs in the background; the first label pays instead
+    enqueue("annotations.tasks.warm_up")
+

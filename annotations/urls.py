@@ -1,0 +1,9 @@
+from django.urls import path
+
+from annotations import views
+
+app_name = "annotations"
+
+urlpatterns = [
+    path("label/", views.queue, name="queue"),
+]

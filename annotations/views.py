@@ -1,0 +1,25 @@
+"""The labeling queue page."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from annotations import learning, selectors
+from predictions.models import Expression
+from predictions.selectors import live_model_summary
+
+
+@login_required
+@ensure_csrf_cookie
+def queue(request: HttpRequest) -> HttpResponse:
+    learning.request_warm_up()
+    return render(request, "annotations/queue.html", {
+        "labels": Expression.values,
+        "live_model": live_model_summary(),
+        "labels_per_image": settings.INFANTINO_LABELS_PER_IMAGE,
+        "agreement": selectors.agreement_summary(),
+    })

@@ -1,0 +1,170 @@
+"""Online learning from a single label: replay, ``partial_fit`` on a copy of the head, the forgetting guard.
+
+One update takes the live head, the new sample(s) and a class-balanced replay batch drawn from earlier
+labels and from the reference pool that travels with the extractor (source-domain and training
+embeddings), runs a few ``partial_fit`` steps on a copy, then scores the copy on every domain's
+validation set. The guard passes when no domain's accuracy falls more than ``tolerance`` below the
+baseline (the last offline-trained version the online line descends from), so small drops cannot
+pile up label after label. Without reference data the guard cannot judge and says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.neural_network import MLPClassifier
+
+from mlcore.labels import NUM_CLASSES
+from mlcore.metrics import accuracy, macro_f1
+from mlcore.online import CLASSES, SKOPS_TRUSTED_TYPES, head_probabilities
+from mlcore.reference import ReferenceData
+
+GUARD_PASSED = "passed"
+GUARD_FAILED = "failed"
+GUARD_OFF = "off"
+GUARD_NO_REFERENCE = "skipped: no reference data for this extractor"
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    replay_size: int = 32  # replay rows per step; 0 turns replay off
+    new_sample_repeats: int = 4  # copies of the new sample(s) in each step's batch, so one label is heard
+    steps: int = 2  # partial_fit calls per update, each with a fresh replay batch
+    tolerance: float = 0.02  # largest accuracy drop allowed on any domain; None-like when guard is off
+    guard: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    head: MLPClassifier
+    metrics: dict[str, float]  # "<domain>_accuracy", "<domain>_macro_f1", "replay_rows"
+    guard: str  # GUARD_PASSED, GUARD_FAILED, GUARD_OFF or GUARD_NO_REFERENCE
+    reasons: tuple[str, ...] = field(default=())  # why the guard failed, one line per domain
+
+    @property
+    def accepted(self) -> bool:
+        return self.guard != GUARD_FAILED
+
+
+def evaluate(head: MLPClassifier, reference: ReferenceData | None, *, temperature: float = 1.0) -> dict[str, float]:
+    """Accuracy and macro-F1 on each domain's validation set (empty without reference data)."""
+    if reference is None:
+        return {}
+    metrics: dict[str, float] = {}
+    for domain in reference.domains:
+        x, y = reference.val_x[domain], reference.val_y[domain]
+        if not len(y):
+            continue
+        predicted = head_probabilities(head, x, temperature=temperature).argmax(axis=1)
+        metrics[f"{domain}_accuracy"] = accuracy(y, predicted)
+        metrics[f"{domain}_macro_f1"] = macro_f1(y, predicted)
+    return metrics
+
+
+def balanced_sample(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``size`` rows: a class drawn uniformly among those present, then a row of that class."""
+    if size <= 0 or not len(labels):
+        return np.empty(0, dtype=np.int64)
+    present = np.unique(labels)
+    classes = rng.choice(present, size=size, replace=True)
+    picked = np.empty(size, dtype=np.int64)
+    for cls in np.unique(classes):
+        slots = np.flatnonzero(classes == cls)
+        picked[slots] = rng.choice(np.flatnonzero(labels == cls), size=len(slots), replace=True)
+    return picked
+
+
+def replay_batch(
+    *,
+    reference: ReferenceData | None,
+    earlier_x: np.ndarray | None,
+    earlier_y: np.ndarray | None,
+    size: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class-balanced rows, half from earlier labels and half from the reference pool (or all from either)."""
+    pools = []
+    if earlier_x is not None and earlier_y is not None and len(earlier_y):
+        pools.append((earlier_x, earlier_y))
+    if reference is not None and len(reference.replay_y):
+        pools.append((reference.replay_x, reference.replay_y))
+    if size <= 0 or not pools:
+        return np.empty((0, 0), dtype=np.float32), np.empty(0, dtype=np.int64)
+    shares = [size // len(pools) + (1 if i < size % len(pools) else 0) for i in range(len(pools))]
+    xs, ys = [], []
+    for (x, y), share in zip(pools, shares, strict=True):
+        idx = balanced_sample(y, share, rng)
+        xs.append(x[idx])
+        ys.append(y[idx])
+    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
+
+
+def guard_verdict(
+    metrics: dict[str, float], baseline: dict[str, float], *, tolerance: float
+) -> tuple[bool, tuple[str, ...]]:
+    """Whether no domain's accuracy fell more than ``tolerance`` below ``baseline``, and the reasons if not."""
+    reasons = []
+    for key, before in baseline.items():
+        if not key.endswith("_accuracy") or key not in metrics:
+            continue
+        drop = before - metrics[key]
+        if drop > tolerance + 1e-9:
+            reasons.append(f"{key} fell {drop:.3f} (from {before:.3f} to {metrics[key]:.3f}), over {tolerance:.3f}")
+    return not reasons, tuple(reasons)
+
+
+def update_head(
+    head: MLPClassifier,
+    new_x: np.ndarray,
+    new_y: np.ndarray,
+    *,
+    reference: ReferenceData | None,
+    baseline: dict[str, float],
+    earlier_x: np.ndarray | None = None,
+    earlier_y: np.ndarray | None = None,
+    temperature: float = 1.0,
+    config: LearnerConfig = LearnerConfig(),
+) -> UpdateResult:
+    """Learn ``new_x``/``new_y`` on a copy of ``head`` and judge it; ``head`` itself is never changed."""
+    rng = np.random.default_rng(config.seed)
+    candidate = copy.deepcopy(head)
+    new_x = np.atleast_2d(np.asarray(new_x, dtype=np.float32))
+    new_y = np.atleast_1d(np.asarray(new_y, dtype=np.int64))
+    if new_y.min() < 0 or new_y.max() >= NUM_CLASSES:
+        raise ValueError(f"labels must be class indices 0..{NUM_CLASSES - 1}")
+    repeats = max(1, config.new_sample_repeats)
+    replay_rows = 0
+    for _ in range(max(1, config.steps)):
+        rx, ry = replay_batch(reference=reference, earlier_x=earlier_x, earlier_y=earlier_y,
+                              size=config.replay_size, rng=rng)
+        x = np.concatenate([np.repeat(new_x, repeats, axis=0), *([rx] if len(ry) else [])])
+        y = np.concatenate([np.repeat(new_y, repeats), ry])
+        replay_rows += len(ry)
+        candidate.partial_fit(x, y, classes=CLASSES)
+    metrics = evaluate(candidate, reference, temperature=temperature)
+    metrics["replay_rows"] = float(replay_rows)
+    if not config.guard:
+        return UpdateResult(head=candidate, metrics=metrics, guard=GUARD_OFF)
+    if reference is None:
+        return UpdateResult(head=candidate, metrics=metrics, guard=GUARD_NO_REFERENCE)
+    passed, reasons = guard_verdict(metrics, baseline, tolerance=config.tolerance)
+    return UpdateResult(head=candidate, metrics=metrics, guard=GUARD_PASSED if passed else GUARD_FAILED,
+                        reasons=reasons)
+
+
+def warm_up() -> None:
+    """Pay MLflow's and skops' one-time import cost (7–9 s) now rather than on the first label."""
+    import mlflow.sklearn
+
+    head = MLPClassifier(hidden_layer_sizes=(2,), max_iter=1)
+    head.partial_fit(np.zeros((NUM_CLASSES, 2), dtype=np.float32), CLASSES, classes=CLASSES)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "head"
+        mlflow.sklearn.save_model(head, str(path), serialization_format="skops",
+                                  skops_trusted_types=SKOPS_TRUSTED_TYPES, pip_requirements=["numpy"])
+        mlflow.sklearn.load_model(str(path))

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlcore import learner
+from mlcore.labels import NUM_CLASSES
+from mlcore.online import fit_head, new_head
+from mlcore.reference import ReferenceData
+
+
+def blobs(n_per_class: int, seed: int, spread: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+    """Seven well-separated clusters in 64-d: a domain a head can learn."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(123).normal(size=(NUM_CLASSES, 64)) * 2
+    y = np.repeat(np.arange(NUM_CLASSES), n_per_class)
+    return (centres[y] + rng.normal(scale=spread, size=(len(y), 64))).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def reference() -> ReferenceData:
+    fer_x, fer_y = blobs(20, seed=1)
+    infant_x, infant_y = blobs(10, seed=2)
+    pool_x, pool_y = blobs(30, seed=3)
+    return ReferenceData(val_x={"fer": fer_x, "infant": infant_x}, val_y={"fer": fer_y, "infant": infant_y},
+                         replay_x=pool_x, replay_y=pool_y, replay_domain=np.array(["fer"] * len(pool_y)))
+
+
+@pytest.fixture(scope="module")
+def trained(reference: ReferenceData):  # type: ignore[no-untyped-def]
+    return fit_head(new_head(seed=0), reference.replay_x, reference.replay_y, epochs=30)
+
+
+def test_evaluate_scores_every_domain_of_the_reference(trained, reference):
+    metrics = learner.evaluate(trained, reference)
+    assert set(metrics) == {"fer_accuracy", "fer_macro_f1", "infant_accuracy", "infant_macro_f1"}
+    assert metrics["fer_accuracy"] > 0.9
+
+
+def test_an_update_never_changes_the_head_it_was_given(trained, reference):
+    before = [w.copy() for w in trained.coefs_]
+    x, _ = blobs(1, seed=9)
+    learner.update_head(trained, x[:1], np.array([3]), reference=reference, baseline={})
+    assert all(np.array_equal(a, b) for a, b in zip(before, trained.coefs_, strict=True))
+
+
+def test_a_single_label_moves_the_head_towards_it(trained, reference):
+    x = np.random.default_rng(5).normal(size=(1, 64)).astype(np.float32)
+    before = trained.predict_proba(x)[0, 2]
+    config = learner.LearnerConfig(replay_size=0, steps=5, guard=False)
+    result = learner.update_head(trained, x, np.array([2]), reference=reference, baseline={}, config=config)
+    assert result.head.predict_proba(x)[0, 2] > before
+    assert result.guard == learner.GUARD_OFF
+
+
+def test_the_replay_batch_is_class_balanced_and_drawn_from_both_pools(reference):
+    earlier_x = np.full((3, 64), 7.0, dtype=np.float32)
+    earlier_y = np.array([0, 0, 1])
+    x, y = learner.replay_batch(reference=reference, earlier_x=earlier_x, earlier_y=earlier_y, size=700,
+                                rng=np.random.default_rng(0))
+    assert len(y) == 700
+    from_earlier = (x == 7.0).all(axis=1)
+    assert from_earlier.sum() == 350
+    assert abs((y[from_earlier] == 0).mean() - 0.5) < 0.1  # two classes among earlier labels, half each
+    counts = np.bincount(y[~from_earlier], minlength=NUM_CLASSES)
+    assert counts.min() > 30  # every class of the pool is heard, not only the common ones
+
+
+def test_without_replay_no_rows_are_replayed(trained, reference):
+    x, _ = blobs(1, seed=4)
+    result = learner.update_head(trained, x[:1], np.array([0]), reference=reference, baseline={},
+                                 config=learner.LearnerConfig(replay_size=0))
+    assert result.metrics["replay_rows"] == 0
+
+
+def test_the_guard_refuses_a_drop_beyond_the_tolerance_on_either_domain():
+    passed, reasons = learner.guard_verdict({"infant_accuracy": 0.50, "fer_accuracy": 0.37},
+                                            {"infant_accuracy": 0.45, "fer_accuracy": 0.40}, tolerance=0.02)
+    assert not passed
+    assert len(reasons) == 1 and reasons[0].startswith("fer_accuracy fell 0.030")
+    assert learner.guard_verdict({"infant_accuracy": 0.44, "fer_accuracy": 0.39},
+                                 {"infant_accuracy": 0.45, "fer_accuracy": 0.40}, tolerance=0.02)[0]
+
+
+def test_hammering_one_wrong_label_is_held_back_by_the_guard(trained, reference):
+    # Teach "angry" for the centre of the "happy" cluster many times without replay: the head forgets.
+    x = reference.val_x["fer"][reference.val_y["fer"] == 3][:5]
+    baseline = learner.evaluate(trained, reference)
+    config = learner.LearnerConfig(replay_size=0, steps=60, new_sample_repeats=20, tolerance=0.02)
+    result = learner.update_head(trained, x, np.zeros(5, dtype=np.int64), reference=reference,
+                                 baseline=baseline, config=config)
+    assert result.guard == learner.GUARD_FAILED
+    assert not result.accepted
+    assert result.reasons
+
+
+def test_with_replay_the_same_label_stream_forgets_less(trained, reference):
+    rng = np.random.default_rng(0)
+    stream_x = reference.val_x["fer"][rng.choice(len(reference.val_y["fer"]), 40)]
+    baseline = learner.evaluate(trained, reference)
+
+    def run(replay_size: int) -> float:
+        head = trained
+        for row in stream_x:
+            head = learner.update_head(head, row[None], np.array([6]), reference=reference, baseline=baseline,
+                                       config=learner.LearnerConfig(replay_size=replay_size, guard=False)).head
+        return learner.evaluate(head, reference)["fer_accuracy"]
+
+    assert run(64) > run(0)
+
+
+def test_without_reference_data_the_guard_says_it_could_not_judge(trained):
+    x, _ = blobs(1, seed=4)
+    result = learner.update_head(trained, x[:1], np.array([0]), reference=None, baseline={})
+    assert result.guard == learner.GUARD_NO_REFERENCE
+    assert result.accepted
+    assert result.metrics == {"replay_rows": 0.0}
+
+
+def test_warm_up_runs_offline():
+    learner.warm_up()
