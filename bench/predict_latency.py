@@ -36,8 +36,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(ms: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
-            "mean_ms": round(statistics.fmean(ms), 2)}
+    return {
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
 
 
 def load_images(folder: Path | None, n: int) -> tuple[list[bytes], str]:
@@ -52,10 +55,20 @@ def load_images(folder: Path | None, n: int) -> tuple[list[bytes], str]:
 
 def post(url: str, data: bytes) -> dict:
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.jpg\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url + "/api/predictions/", data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="x.jpg"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        url + "/api/predictions/",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
@@ -99,19 +112,24 @@ def main() -> None:
                 assert answer["model_version"] == model.version
 
     api, bare = summary(api_ms), summary(bare_ms)
-    print(json.dumps({
-        "benchmark": "predict_latency",
-        "n": len(images),
-        "images": source,
-        "model_version": model.version,
-        "api_post_predictions": api,
-        "bare_mlcore_predict": bare,
-        "ratio_p50": round(api["p50_ms"] / bare["p50_ms"], 3),
-        "ratio_p95": round(api["p95_ms"] / bare["p95_ms"], 3),
-        "target_ratio": 1.5,
-        "torch_threads": 1,
-        "machine": f"{platform.machine()} {platform.processor() or ''} cpus={__import__('os').cpu_count()}".strip(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "predict_latency",
+                "n": len(images),
+                "images": source,
+                "model_version": model.version,
+                "api_post_predictions": api,
+                "bare_mlcore_predict": bare,
+                "ratio_p50": round(api["p50_ms"] / bare["p50_ms"], 3),
+                "ratio_p95": round(api["p95_ms"] / bare["p95_ms"], 3),
+                "target_ratio": 1.5,
+                "torch_threads": 1,
+                "machine": f"{platform.machine()} {platform.processor() or ''} cpus={__import__('os').cpu_count()}".strip(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -85,8 +85,8 @@ def bootstrap(
     y = np.concatenate(labels)
     domain_array = np.array(domain_of)
     strata = np.char.add(domain_array, y.astype(str))
-    train_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed,
-                                          stratify=strata if np.unique(strata, return_counts=True)[1].min() >= 2 else None)
+    stratify = strata if np.unique(strata, return_counts=True)[1].min() >= 2 else None
+    train_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed, stratify=stratify)
 
     _train_projection(extractor, x[train_idx], y[train_idx], seed=seed, progress=progress)
     with torch.inference_mode():
@@ -108,23 +108,35 @@ def bootstrap(
         replay_y=y[train_idx],
         replay_domain=domain_array[train_idx],
     )
-    extractor_id = registry.log_extractor(extractor, params={"origin": "bootstrap", "imagenet": imagenet},
-                                          reference=reference)
+    extractor_id = registry.log_extractor(
+        extractor, params={"origin": "bootstrap", "imagenet": imagenet}, reference=reference
+    )
     version = registry.register(
         head=head,
         extractor_id=extractor_id,
         kind="bootstrap",
         metrics=metrics,
-        params={"fer_csv": fer_csv or "", "image_dir": image_dir or "", "fer_limit": fer_limit,
-                "image_size": config.image_size, "arch": config.arch, "imagenet": imagenet, "seed": seed},
+        params={
+            "fer_csv": fer_csv or "",
+            "image_dir": image_dir or "",
+            "fer_limit": fer_limit,
+            "image_size": config.image_size,
+            "arch": config.arch,
+            "imagenet": imagenet,
+            "seed": seed,
+        },
     )
     registry.set_live(version, by="bootstrap")
     return BootstrapResult(version=version, metrics=metrics, seconds=time.monotonic() - started)
 
 
 def _backbone_features(
-    extractor: Extractor, images: Sequence[Image.Image], config: ExtractorConfig, stage: str,
-    progress: ProgressCallback, batch_size: int = 64,
+    extractor: Extractor,
+    images: Sequence[Image.Image],
+    config: ExtractorConfig,
+    stage: str,
+    progress: ProgressCallback,
+    batch_size: int = 64,
 ) -> np.ndarray:
     chunks = []
     total = (len(images) + batch_size - 1) // batch_size
@@ -137,7 +149,12 @@ def _backbone_features(
 
 
 def _train_projection(
-    extractor: Extractor, features: np.ndarray, labels: np.ndarray, *, seed: int, progress: ProgressCallback,
+    extractor: Extractor,
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int,
+    progress: ProgressCallback,
     steps: int = 400,
 ) -> None:
     """Fit the 64-d projection (with a throw-away linear classifier) on frozen backbone features."""

@@ -40,9 +40,7 @@ def decode_image(
             probe = Image.open(io.BytesIO(data))
             fmt = probe.format or ""
             if fmt not in ALLOWED_FORMATS:
-                raise InvalidImage(
-                    f"{fmt or 'This'} files are not accepted; upload a JPEG, PNG, WebP, BMP or GIF photo."
-                )
+                raise InvalidImage(f"{fmt or 'This'} files are not accepted; upload a JPEG, PNG, WebP, BMP or GIF.")
             width, height = probe.size
             if width * height > max_pixels:
                 raise InvalidImage(
@@ -54,7 +52,8 @@ def decode_image(
     except UnidentifiedImageError:
         raise InvalidImage("The file is not an image we can read.") from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise InvalidImage(f"The image has too many pixels; the limit is {max_pixels // 1_000_000} megapixels.") from None
+        limit = max_pixels // 1_000_000
+        raise InvalidImage(f"The image has too many pixels; the limit is {limit} megapixels.") from None
     except (OSError, SyntaxError, ValueError):
         raise InvalidImage("The image is damaged or incomplete and cannot be decoded.") from None
     oriented = ImageOps.exif_transpose(probe)

@@ -14,15 +14,15 @@ from typing import Any
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-import mlflow  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from sklearn.neural_network import MLPClassifier  # noqa: E402
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from sklearn.neural_network import MLPClassifier
 
-from mlcore.extractor import Extractor  # noqa: E402
-from mlcore.model import ExpressionModel  # noqa: E402
-from mlcore.online import SKOPS_TRUSTED_TYPES  # noqa: E402
-from mlcore.reference import REFERENCE_FILE, ReferenceData  # noqa: E402
+from mlcore.extractor import Extractor
+from mlcore.model import ExpressionModel
+from mlcore.online import SKOPS_TRUSTED_TYPES
+from mlcore.reference import REFERENCE_FILE, ReferenceData
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +126,12 @@ class Registry:
         }
         with self._write_lock:
             self._activate()
-            with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else self.experiment_id(),
-                                  run_name=f"{kind}", tags={"kind": kind}):
+            with mlflow.start_run(
+                run_id=run_id,
+                experiment_id=None if run_id else self.experiment_id(),
+                run_name=f"{kind}",
+                tags={"kind": kind},
+            ):
                 if params:
                     mlflow.log_params({k: str(v) for k, v in params.items()})
                 if metrics:
@@ -176,8 +180,9 @@ class Registry:
         run_ids = sorted({mv.run_id for mv in found})
         for start in range(0, len(run_ids), 100):
             quoted = ", ".join(f"'{run_id}'" for run_id in run_ids[start : start + 100])
-            for run in self.client.search_runs([self.experiment_id()], f"attributes.run_id IN ({quoted})",
-                                               max_results=1000):
+            for run in self.client.search_runs(
+                [self.experiment_id()], f"attributes.run_id IN ({quoted})", max_results=1000
+            ):
                 runs[run.info.run_id] = run
         ordered = sorted(found, key=lambda mv: int(mv.version), reverse=True)
         return [_version_info(mv, runs.get(mv.run_id), live=live) for mv in ordered]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -17,25 +17,41 @@ from predictions.models import Prediction
 
 ERROR = inline_serializer("Error", fields={"error": serializers.CharField()})
 
+
 class PredictionOutput(serializers.ModelSerializer):
     image_url = serializers.SerializerMethodField()
     face_found = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Prediction
-        fields = ["id", "label", "top_label", "probabilities", "uncertainty", "model_version", "face_box",
-                  "face_found", "image_url", "width", "height", "created"]
+        fields = [
+            "id",
+            "label",
+            "top_label",
+            "probabilities",
+            "uncertainty",
+            "model_version",
+            "face_box",
+            "face_found",
+            "image_url",
+            "width",
+            "height",
+            "created",
+        ]
 
     def get_image_url(self, prediction: Prediction) -> str:
         url = prediction.image.url
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
 
+
 class PredictionInput(serializers.Serializer):
     image = serializers.FileField(help_text="A photo: JPEG, PNG, WebP, BMP or GIF.")
 
+
 def error(message: str, code: int) -> Response:
     return Response({"error": message}, status=code)
+
 
 class PredictionCreateApi(APIView):
     permission_classes = [AllowAny]
@@ -53,8 +69,8 @@ class PredictionCreateApi(APIView):
             return error(str(exc), status.HTTP_400_BAD_REQUEST)
         except ModelUnavailable as exc:
             return error(str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
-        return Response(PredictionOutput(prediction, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(PredictionOutput(prediction, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
 
 class PredictionDetailApi(APIView):
     permission_classes = [AllowAny]
@@ -66,12 +82,14 @@ class PredictionDetailApi(APIView):
             return error("No prediction has this id.", status.HTTP_404_NOT_FOUND)
         return Response(PredictionOutput(prediction, context={"request": request}).data)
 
+
 class LiveModelOutput(serializers.Serializer):
     version = serializers.CharField()
     created = serializers.DateTimeField()
     metrics = serializers.DictField(child=serializers.FloatField())
     kind = serializers.CharField()
     parent = serializers.CharField(allow_null=True)
+
 
 class LiveModelApi(APIView):
     permission_classes = [AllowAny]
@@ -83,9 +101,9 @@ class LiveModelApi(APIView):
             return error("No model is trained yet.", status.HTTP_404_NOT_FOUND)
         return Response(LiveModelOutput(summary).data)
 
+
 def _session_key(request: Request) -> str:
     session = request.session
     if session.session_key is None:
         session.save()
     return session.session_key or ""
-

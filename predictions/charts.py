@@ -27,8 +27,10 @@ def line_chart(series: Sequence[Series], *, width: int = 720, height: int = 240,
     def y_of(value: float) -> float:
         return pad_top + plot_h * (1 - max(0.0, min(1.0, value)))
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-             f'xmlns="http://www.w3.org/2000/svg">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = y_of(tick)
         parts.append(f'<line class="grid" x1="{pad_left}" x2="{width - pad_right}" y1="{y:.1f}" y2="{y:.1f}"/>')
@@ -36,8 +38,10 @@ def line_chart(series: Sequence[Series], *, width: int = 720, height: int = 240,
     every = max(1, len(labels) // 12)
     for i, label in enumerate(labels):
         if i % every == 0 or i == len(labels) - 1:
-            parts.append(f'<text class="axis" x="{x_of[label]:.1f}" y="{height - 8}" text-anchor="middle">'
-                         f'v{escape(label)}</text>')
+            parts.append(
+                f'<text class="axis" x="{x_of[label]:.1f}" y="{height - 8}" text-anchor="middle">'
+                f"v{escape(label)}</text>"
+            )
     for s in series:
         segment: list[str] = []
         segments = [segment]
@@ -52,7 +56,9 @@ def line_chart(series: Sequence[Series], *, width: int = 720, height: int = 240,
                 parts.append(f'<polyline class="line {s.css_class}" points="{" ".join(points)}"/>')
         for x, y in s.points:
             if y is not None:
-                parts.append(f'<circle class="dot {s.css_class}" cx="{x_of[x]:.1f}" cy="{y_of(y):.1f}" r="3">'
-                             f"<title>{escape(s.name)} v{escape(x)}: {y:.3f}</title></circle>")
+                parts.append(
+                    f'<circle class="dot {s.css_class}" cx="{x_of[x]:.1f}" cy="{y_of(y):.1f}" r="3">'
+                    f"<title>{escape(s.name)} v{escape(x)}: {y:.3f}</title></circle>"
+                )
     parts.append("</svg>")
     return "".join(parts)

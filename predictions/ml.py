@@ -39,8 +39,9 @@ class Outcome:
 def registry() -> Registry:
     from mlcore.registry import registry_for
 
-    return registry_for(settings.INFANTINO_MLFLOW_URI, settings.INFANTINO_MLFLOW_ARTIFACTS,
-                        settings.INFANTINO_MODEL_NAME)
+    return registry_for(
+        settings.INFANTINO_MLFLOW_URI, settings.INFANTINO_MLFLOW_ARTIFACTS, settings.INFANTINO_MODEL_NAME
+    )
 
 
 class LiveModel:
@@ -165,9 +166,14 @@ def training_config(options: dict, *, work_dir: Path):  # type: ignore[no-untype
     fer = next(iter(sorted(fer_dir.glob("*.csv*"))), None) if fer_dir.is_dir() else None
     if not images.is_dir():
         raise FileNotFoundError(f"no infant images under {data_dir} (expected infant/<label>/ folders)")
-    common = {"fer_csv": fer, "image_dir": images, "work_dir": work_dir, "promote": False,
-              "cache_dir": settings.VAR_DIR / "training" / "cache",
-              "tags": {"started_from": "dashboard"}}
+    common = {
+        "fer_csv": fer,
+        "image_dir": images,
+        "work_dir": work_dir,
+        "promote": False,
+        "cache_dir": settings.VAR_DIR / "training" / "cache",
+        "tags": {"started_from": "dashboard"},
+    }
     if options.get("preset") == "tiny":
         return TrainConfig.tiny(**common)
     return TrainConfig(**common)

@@ -49,8 +49,9 @@ class Prediction(models.Model):
     class Meta:
         ordering = ["-created"]
         constraints = [
-            models.CheckConstraint(condition=Q(uncertainty__gte=0) & Q(uncertainty__lte=1),
-                                   name="prediction_uncertainty_0_1"),
+            models.CheckConstraint(
+                condition=Q(uncertainty__gte=0) & Q(uncertainty__lte=1), name="prediction_uncertainty_0_1"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -116,8 +116,9 @@ def model_version_detail(*, version: str) -> VersionDetail | None:
         lineage.append(cursor)
         cursor = rows[cursor].parent if cursor in rows else None
     confusion = registry.version_json(version, "confusion.json") or {}
-    return VersionDetail(row=rows[info.version], params=info.params, tags=info.tags, confusion=confusion,
-                         lineage=lineage)
+    return VersionDetail(
+        row=rows[info.version], params=info.params, tags=info.tags, confusion=confusion, lineage=lineage
+    )
 
 
 def model_changes(*, limit: int = 20) -> QuerySet[ModelChange]:
@@ -126,5 +127,7 @@ def model_changes(*, limit: int = 20) -> QuerySet[ModelChange]:
 
 def training_job_current() -> TrainingJob | None:
     """The retrain that is queued or running, else the most recent one."""
-    return (TrainingJob.objects.filter(active_slot__isnull=False).select_related("started_by").first()
-            or TrainingJob.objects.select_related("started_by").first())
+    return (
+        TrainingJob.objects.filter(active_slot__isnull=False).select_related("started_by").first()
+        or TrainingJob.objects.select_related("started_by").first()
+    )

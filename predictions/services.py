@@ -15,8 +15,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
 from infantino_site import jobs
+from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
 from predictions import ml
 from predictions.models import ImageEmbedding, ModelChange, Prediction, TrainingJob
 
@@ -60,8 +60,12 @@ def prediction_create(
     try:
         with transaction.atomic():
             prediction.save(force_insert=True)
-            embedding_store(prediction=prediction, extractor_id=outcome.extractor_id,
-                            vector=outcome.embedding, face_box=prediction.face_box)
+            embedding_store(
+                prediction=prediction,
+                extractor_id=outcome.extractor_id,
+                vector=outcome.embedding,
+                face_box=prediction.face_box,
+            )
     except Exception:
         prediction.image.storage.delete(prediction.image.name)
         raise
@@ -85,7 +89,10 @@ class ModelChangeError(ValueError):
 
 
 def model_promote(
-    *, version: str, user: AbstractBaseUser | None, reason: str = "",
+    *,
+    version: str,
+    user: AbstractBaseUser | None,
+    reason: str = "",
     action: ModelChange.Action = ModelChange.Action.PROMOTE,
 ) -> ModelChange:
     """Make ``version`` live: move the MLflow alias, record who and why, swap and tell every process."""
@@ -102,8 +109,9 @@ def model_promote(
         raise ModelChangeError(f"Version {version} is already live.")
     username = user.get_username() if user is not None else ""
     registry.set_live(version, by=username)
-    change = ModelChange.objects.create(action=action, version=version, previous_version=previous, user=user,
-                                        reason=reason.strip())
+    change = ModelChange.objects.create(
+        action=action, version=version, previous_version=previous, user=user, reason=reason.strip()
+    )
     ml.live_model.swap_to(version)
     broadcast_model_updated(version)
     logger.info("%s: version %s is live (was %s)", action, version, previous or "none")
@@ -133,8 +141,9 @@ def retrain_start(*, user: AbstractBaseUser | None, options: dict[str, Any]) -> 
     _retire_stale_jobs()
     try:
         with transaction.atomic():
-            job = TrainingJob.objects.create(started_by=user, options=options,
-                                             progress={"stage": "queued", "fraction": 0.0})
+            job = TrainingJob.objects.create(
+                started_by=user, options=options, progress={"stage": "queued", "fraction": 0.0}
+            )
     except IntegrityError:
         running = TrainingJob.objects.filter(active_slot__isnull=False).first()
         who = f" by {running.started_by.get_username()}" if running and running.started_by else ""
@@ -174,8 +183,12 @@ def retrain_run(*, job_id: int) -> TrainingJob:
     job.save(update_fields=["status", "started", "updated"])
     reporter = _ProgressReporter(job)
     try:
-        outcome = ml.retrain(options=job.options, work_dir=settings.VAR_DIR / "training" / f"retrain-{job.pk}",
-                             progress=reporter, should_stop=reporter.should_stop)
+        outcome = ml.retrain(
+            options=job.options,
+            work_dir=settings.VAR_DIR / "training" / f"retrain-{job.pk}",
+            progress=reporter,
+            should_stop=reporter.should_stop,
+        )
     except ml.TrainingCancelled:
         return _finish(job, TrainingJob.Status.CANCELLED, "Cancelled.")
     except Exception as exc:
@@ -187,16 +200,23 @@ def retrain_run(*, job_id: int) -> TrainingJob:
         registry = ml.registry()
         previous = registry.live_version() or ""
         registry.set_live(outcome.version, by="retrain guard")
-        ModelChange.objects.create(action=ModelChange.Action.PROMOTE, version=outcome.version,
-                                   previous_version=previous, user=job.started_by,
-                                   reason=f"retrain #{job.pk}: {guard.reason}")
+        ModelChange.objects.create(
+            action=ModelChange.Action.PROMOTE,
+            version=outcome.version,
+            previous_version=previous,
+            user=job.started_by,
+            reason=f"retrain #{job.pk}: {guard.reason}",
+        )
         ml.live_model.swap_to(outcome.version)
         from predictions.events import broadcast_model_updated
 
         broadcast_model_updated(outcome.version)
         job.promoted = True
-    message = f"Version {outcome.version} registered; " + (
-        "promoted: " if guard.passed else "not promoted (promote it by hand if you wish): ") + guard.reason
+    message = (
+        f"Version {outcome.version} registered; "
+        + ("promoted: " if guard.passed else "not promoted (promote it by hand if you wish): ")
+        + guard.reason
+    )
     return _finish(job, TrainingJob.Status.SUCCEEDED, message)
 
 
@@ -226,9 +246,15 @@ class _ProgressReporter:
             return
         self.stage, self.sent_at = event.stage, now
         self.job.progress = {
-            "stage": event.stage, "step": event.step, "total": event.total, "epoch": event.epoch,
-            "loss": event.loss, "metrics": event.metrics, "eta_seconds": event.eta_seconds,
-            "fraction": round(_overall_fraction(event), 4), "stage_fraction": round(event.fraction, 4),
+            "stage": event.stage,
+            "step": event.step,
+            "total": event.total,
+            "epoch": event.epoch,
+            "loss": event.loss,
+            "metrics": event.metrics,
+            "eta_seconds": event.eta_seconds,
+            "fraction": round(_overall_fraction(event), 4),
+            "stage_fraction": round(event.fraction, 4),
         }
         self.job.save(update_fields=["progress", "updated"])
         training_broadcast(self.job)
@@ -254,8 +280,13 @@ def training_broadcast(job: TrainingJob) -> None:
 
 def training_job_payload(job: TrainingJob) -> dict[str, Any]:
     return {
-        "id": job.pk, "status": job.status, "progress": job.progress, "result_version": job.result_version,
-        "promoted": job.promoted, "message": job.message, "cancel_requested": job.cancel_requested,
+        "id": job.pk,
+        "status": job.status,
+        "progress": job.progress,
+        "result_version": job.result_version,
+        "promoted": job.promoted,
+        "message": job.message,
+        "cancel_requested": job.cancel_requested,
         "started_by": job.started_by.get_username() if job.started_by else None,
         "created": job.created.isoformat() if job.created else None,
         "finished": job.finished.isoformat() if job.finished else None,

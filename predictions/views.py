@@ -50,14 +50,20 @@ def result(request: HttpRequest, prediction_id: str) -> HttpResponse:
     prediction = selectors.prediction_get(prediction_id=prediction_id)
     if prediction is None:
         raise Http404("No prediction has this id.")
-    return render(request, "predictions/result.html", {"prediction": prediction, "bars": _bars(prediction),
-                                                        "box": _box_percent(prediction)})
+    return render(
+        request,
+        "predictions/result.html",
+        {"prediction": prediction, "bars": _bars(prediction), "box": _box_percent(prediction)},
+    )
 
 
 def _bars(prediction: Prediction) -> list[dict[str, object]]:
     return [
-        {"label": label, "percent": round(100 * prediction.probabilities.get(label, 0.0), 1),
-         "top": label == prediction.top_label}
+        {
+            "label": label,
+            "percent": round(100 * prediction.probabilities.get(label, 0.0), 1),
+            "top": label == prediction.top_label,
+        }
         for label in Expression.values
     ]
 
@@ -66,8 +72,12 @@ def _box_percent(prediction: Prediction) -> dict[str, float] | None:
     if not prediction.face_box:
         return None
     x, y, w, h = prediction.face_box
-    return {"left": 100 * x / prediction.width, "top": 100 * y / prediction.height,
-            "width": 100 * w / prediction.width, "height": 100 * h / prediction.height}
+    return {
+        "left": 100 * x / prediction.width,
+        "top": 100 * y / prediction.height,
+        "width": 100 * w / prediction.width,
+        "height": 100 * h / prediction.height,
+    }
 
 
 # ---- the model-version dashboard (staff only) ----------------------------------------------------------
@@ -81,18 +91,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     versions = selectors.model_versions()
     chronological = list(reversed(versions))
     chart = line_chart(
-        [Series("Infant accuracy", "infant", [(v.version, v.metrics.get("infant_accuracy")) for v in chronological]),
-         Series("FER2013 accuracy", "fer", [(v.version, v.metrics.get("fer_accuracy")) for v in chronological])],
+        [
+            Series("Infant accuracy", "infant", [(v.version, v.metrics.get("infant_accuracy")) for v in chronological]),
+            Series("FER2013 accuracy", "fer", [(v.version, v.metrics.get("fer_accuracy")) for v in chronological]),
+        ],
         title="Accuracy on both domains over model versions",
     )
     job = selectors.training_job_current()
-    return render(request, "predictions/dashboard.html", {
-        "versions": versions,
-        "chart": mark_safe(chart),  # built from numbers and escaped version labels only
-        "changes": selectors.model_changes(),
-        "job": job,
-        "job_payload": services.training_job_payload(job) if job else None,
-    })
+    return render(
+        request,
+        "predictions/dashboard.html",
+        {
+            "versions": versions,
+            "chart": mark_safe(chart),  # built from numbers and escaped version labels only
+            "changes": selectors.model_changes(),
+            "job": job,
+            "job_payload": services.training_job_payload(job) if job else None,
+        },
+    )
 
 
 @staff_only
@@ -109,17 +125,22 @@ def compare(request: HttpRequest) -> HttpResponse:
     b = selectors.model_version_detail(version=request.GET.get("b", ""))
     if a is None or b is None:
         raise Http404("Choose two existing versions to compare.")
-    return render(request, "predictions/compare.html", {
-        "pair": [(a, _domain_tables(a)), (b, _domain_tables(b))],
-    })
+    return render(
+        request,
+        "predictions/compare.html",
+        {
+            "pair": [(a, _domain_tables(a)), (b, _domain_tables(b))],
+        },
+    )
 
 
 @staff_only
 @require_POST
 def promote(request: HttpRequest) -> HttpResponse:
     try:
-        change = services.model_promote(version=request.POST.get("version", ""), user=request.user,
-                                        reason=request.POST.get("reason", ""))
+        change = services.model_promote(
+            version=request.POST.get("version", ""), user=request.user, reason=request.POST.get("reason", "")
+        )
     except services.ModelChangeError as exc:
         messages.error(request, str(exc))
     else:
@@ -176,11 +197,15 @@ def _domain_tables(detail: selectors.VersionDetail) -> list[dict[str, object]]:
             for label, counts in zip(Expression.values, matrix, strict=False):
                 total = sum(counts) or 1
                 rows.append({"label": label, "cells": [{"count": c, "share": round(100 * c / total)} for c in counts]})
-        tables.append({
-            "domain": domain, "title": title,
-            "accuracy": metrics.get(f"{domain}_accuracy"), "macro_f1": metrics.get(f"{domain}_macro_f1"),
-            "ece": metrics.get(f"{domain}_ece"),
-            "recall": [(label, metrics.get(f"{domain}_recall_{label}")) for label in Expression.values],
-            "confusion": rows,
-        })
+        tables.append(
+            {
+                "domain": domain,
+                "title": title,
+                "accuracy": metrics.get(f"{domain}_accuracy"),
+                "macro_f1": metrics.get(f"{domain}_macro_f1"),
+                "ece": metrics.get(f"{domain}_ece"),
+                "recall": [(label, metrics.get(f"{domain}_recall_{label}")) for label in Expression.values],
+                "confusion": rows,
+            }
+        )
     return tables

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -59,8 +58,12 @@ def model_registry(settings, mlflow_store: dict[str, str]):  # type: ignore[no-u
 @pytest.fixture
 def live_model(model_registry, tiny_extractor_id: str) -> str:  # type: ignore[no-untyped-def]
     """Register a tiny model and make it live; returns its version."""
-    version = model_registry.register(head=tiny_head(), extractor_id=tiny_extractor_id, kind="test",
-                                      metrics={"infant_accuracy": 0.5, "fer_accuracy": 0.5})
+    version = model_registry.register(
+        head=tiny_head(),
+        extractor_id=tiny_extractor_id,
+        kind="test",
+        metrics={"infant_accuracy": 0.5, "fer_accuracy": 0.5},
+    )
     model_registry.set_live(version, by="tests")
     return version
 

@@ -15,8 +15,18 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PROFILE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "S3_BUCKET", "S3_ACCESS_KEY_ID",
-                     "S3_SECRET_ACCESS_KEY", "S3_REGION", "S3_ENDPOINT_URL", "SECRET_KEY", "INFANTINO_JOB_RUNNER")
+PROFILE_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "MLFLOW_TRACKING_URI",
+    "S3_BUCKET",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_REGION",
+    "S3_ENDPOINT_URL",
+    "SECRET_KEY",
+    "INFANTINO_JOB_RUNNER",
+)
 
 
 def free_port() -> int:
@@ -49,16 +59,29 @@ def wait_for_http(url: str, *, timeout: float, process: subprocess.Popen | None 
 def app_env(var_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of an app process: the embedded profile in ``var_dir`` unless ``extra`` says more."""
     env = {k: v for k, v in os.environ.items() if k not in PROFILE_VARIABLES}
-    env.update({"INFANTINO_VAR_DIR": str(var_dir), "INFANTINO_MODEL_POLL_SECONDS": "0.5",
-                "MLFLOW_DISABLE_TELEMETRY": "true", "DJANGO_SETTINGS_MODULE": "infantino_site.settings",
-                "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "INFANTINO_VAR_DIR": str(var_dir),
+            "INFANTINO_MODEL_POLL_SECONDS": "0.5",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DJANGO_SETTINGS_MODULE": "infantino_site.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=True)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
 
 
 @contextmanager
@@ -68,9 +91,13 @@ def app_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
     manage(env, "collectstatic", "--noinput", "--verbosity", "0")
     port = free_port()
     with open(log_path, "w") as log:
-        process = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                                    "infantino_site.asgi:application"],
-                                   cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "infantino_site.asgi:application"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_for_http(f"http://127.0.0.1:{port}/api/schema/", timeout=90, process=process)
             yield f"http://127.0.0.1:{port}"
@@ -83,8 +110,11 @@ def app_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
 def moto_s3() -> Iterator[str]:
     """moto's S3 server on loopback; yields its endpoint URL."""
     port = free_port()
-    process = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/", timeout=30, process=process)
         yield f"http://127.0.0.1:{port}"
@@ -100,10 +130,24 @@ def mlflow_server(root: Path) -> Iterator[str]:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with open(root / "mlflow-server.log", "w") as log:
         process = subprocess.Popen(
-            [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-             "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env=env)
+            [
+                str(BIN / "mlflow"),
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{root / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         try:
             wait_for_http(f"http://127.0.0.1:{port}/health", timeout=120, process=process)
             yield f"http://127.0.0.1:{port}"
@@ -123,7 +167,11 @@ def register_tiny_model(tracking_uri: str, artifacts: str | None, model_name: st
     torch.manual_seed(0)
     registry = Registry(tracking_uri, artifact_root=artifacts, model_name=model_name)
     extractor = build_extractor(ExtractorConfig(image_size=32), imagenet=False).eval()
-    version = registry.register(head=tiny_head(), extractor_id=registry.log_extractor(extractor), kind="test",
-                                metrics={"infant_accuracy": 0.5, "fer_accuracy": 0.5})
+    version = registry.register(
+        head=tiny_head(),
+        extractor_id=registry.log_extractor(extractor),
+        kind="test",
+        metrics={"infant_accuracy": 0.5, "fer_accuracy": 0.5},
+    )
     registry.set_live(version, by="tests")
     return version

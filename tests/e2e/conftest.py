@@ -44,8 +44,9 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
     image_folder(data / "infant", per_label=4)
     (data / "fer2013").mkdir()
     fer_csv(data / "fer2013" / "fer2013.csv", per_label=6)
-    env = app_env(var_dir, INFANTINO_WARM_START="true", INFANTINO_DATA_DIR=str(data),
-                  DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD)
+    env = app_env(
+        var_dir, INFANTINO_WARM_START="true", INFANTINO_DATA_DIR=str(data), DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD
+    )
     version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
     with app_server(env, var_dir / "server.log") as url:
         manage(env, "createsuperuser", "--noinput", "--username", STAFF_USER, "--email", "admin@example.org")
@@ -70,8 +71,14 @@ def browser() -> Iterator[object]:
         instance = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
         )
         yield instance
         instance.close()

@@ -7,9 +7,7 @@ from tests.e2e.conftest import sign_in
 pytestmark = pytest.mark.e2e
 
 
-def test_an_admin_starts_a_tiny_retrain_watches_it_finish_and_sees_the_new_version(
-    running_app, page, artifacts_dir
-):
+def test_an_admin_starts_a_tiny_retrain_watches_it_finish_and_sees_the_new_version(running_app, page, artifacts_dir):
     sign_in(page, running_app)
     page.goto(running_app.url + "/dashboard/")
     versions_before = page.locator("#versions tbody tr[data-version]").count()

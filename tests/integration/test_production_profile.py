@@ -21,15 +21,22 @@ BUCKET = "infantino-test-images"
 
 def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
 def post_image(url: str, data: bytes) -> tuple[int, dict]:
     body, content_type = multipart("image", "baby.jpg", data)
-    request = urllib.request.Request(url + "/api/predictions/", data=body, method="POST",
-                                     headers={"Content-Type": content_type})
+    request = urllib.request.Request(
+        url + "/api/predictions/", data=body, method="POST", headers={"Content-Type": content_type}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -72,8 +79,9 @@ def s3_endpoint() -> Iterator[str]:
     import boto3
 
     with moto_s3() as endpoint:
-        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                     region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        boto3.client(
+            "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        ).create_bucket(Bucket=BUCKET)
         yield endpoint
 
 
@@ -101,8 +109,9 @@ def production_app(tmp_path_factory, postgres_database, redis_client, s3_endpoin
 def bucket_keys(endpoint: str) -> list[str]:
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                      region_name="us-east-1")
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
     return [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 

@@ -28,8 +28,9 @@ def test_a_prediction_returns_the_contract_with_probabilities_summing_to_one(liv
 
     assert response.status_code == 201
     body = response.json()
-    assert {"id", "label", "probabilities", "uncertainty", "model_version", "face_box", "image_url",
-            "created"} <= set(body)
+    assert {"id", "label", "probabilities", "uncertainty", "model_version", "face_box", "image_url", "created"} <= set(
+        body
+    )
     assert list(body["probabilities"]) == list(LABELS)
     assert math.isclose(sum(body["probabilities"].values()), 1.0, abs_tol=1e-6)
     assert body["label"] in (*LABELS, "unsure")

@@ -23,13 +23,19 @@ def staff(client):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def second_version(model_registry, live_model, tiny_extractor_id) -> str:  # type: ignore[no-untyped-def]
-    return model_registry.register(head=tiny_head(seed=1), extractor_id=tiny_extractor_id, kind="test",
-                                   parent=live_model, metrics={"infant_accuracy": 0.6, "fer_accuracy": 0.5})
+    return model_registry.register(
+        head=tiny_head(seed=1),
+        extractor_id=tiny_extractor_id,
+        kind="test",
+        parent=live_model,
+        metrics={"infant_accuracy": 0.6, "fer_accuracy": 0.5},
+    )
 
 
 def predicted_version() -> str:
-    response = APIClient().post("/api/predictions/", {"image": SimpleUploadedFile("b.jpg", jpeg_bytes())},
-                                format="multipart")
+    response = APIClient().post(
+        "/api/predictions/", {"image": SimpleUploadedFile("b.jpg", jpeg_bytes())}, format="multipart"
+    )
     assert response.status_code == 201
     return response.json()["model_version"]
 
@@ -63,7 +69,12 @@ def test_promote_and_rollback_change_the_version_predictions_report(client, staf
 
     promote, rollback = reversed(ModelChange.objects.all())
     assert (promote.action, promote.version, promote.previous_version, promote.user, promote.reason) == (
-        "promote", second_version, live_model, staff, "better on infants")
+        "promote",
+        second_version,
+        live_model,
+        staff,
+        "better on infants",
+    )
     assert (rollback.action, rollback.version, rollback.previous_version) == ("rollback", live_model, second_version)
     assert ml.registry().version_info(second_version).tags["promoted_by"] == "admin"
 
@@ -81,7 +92,8 @@ def test_version_detail_shows_lineage_and_compare_shows_both(client, staff, live
 
     compare = client.get(f"/dashboard/compare/?a={live_model}&b={second_version}")
     assert compare.status_code == 200
-    assert f"Version {live_model}" in compare.content.decode() and f"Version {second_version}" in compare.content.decode()
+    page = compare.content.decode()
+    assert f"Version {live_model}" in page and f"Version {second_version}" in page
 
 
 @pytest.fixture

@@ -42,17 +42,17 @@ async def test_staff_receive_progress_events():
 
 
 async def test_anonymous_users_are_refused():
-    communicator, connected, code = await connect(ORIGIN)
+    _communicator, connected, code = await connect(ORIGIN)
     assert not connected
     assert code == 4403
 
 
 async def test_signed_in_users_who_are_not_staff_are_refused():
-    communicator, connected, code = await connect(ORIGIN, await session_cookie(staff=False))
+    _communicator, connected, code = await connect(ORIGIN, await session_cookie(staff=False))
     assert not connected
     assert code == 4403
 
 
 async def test_a_foreign_origin_is_refused_even_for_staff():
-    communicator, connected, _ = await connect((b"origin", b"http://evil.example"), await session_cookie(staff=True))
+    _communicator, connected, _ = await connect((b"origin", b"http://evil.example"), await session_cookie(staff=True))
     assert not connected

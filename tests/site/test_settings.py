@@ -9,12 +9,18 @@ import pytest
 
 from tests.servers import REPO_ROOT, app_env
 
-PROBE = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
+PROBE = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'])"
 
 
 def start(tmp_path, **variables: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=REPO_ROOT, env=app_env(tmp_path, **variables),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO_ROOT,
+        env=app_env(tmp_path, **variables),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_embedded_profile_needs_no_configuration(tmp_path):

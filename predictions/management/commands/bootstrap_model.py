@@ -25,8 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--face-detector", default="haar", choices=["haar", "none"])
         parser.add_argument("--no-imagenet", action="store_true", help="start from random weights")
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--if-missing", action="store_true",
-                            help="do nothing when a model is live; find data under INFANTINO_DATA_DIR")
+        parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="do nothing when a model is live; find data under INFANTINO_DATA_DIR",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from mlcore.bootstrap import bootstrap
@@ -49,13 +52,23 @@ class Command(BaseCommand):
         config = ExtractorConfig(image_size=options["image_size"], face_detector=options["face_detector"])
         bars = StageBars(sys.stderr)
         try:
-            result = bootstrap(ml.registry(), fer_csv=fer, image_dir=images, fer_limit=options["fer_limit"],
-                               config=config, imagenet=not options["no_imagenet"], seed=options["seed"],
-                               progress=bars)
+            result = bootstrap(
+                ml.registry(),
+                fer_csv=fer,
+                image_dir=images,
+                fer_limit=options["fer_limit"],
+                config=config,
+                imagenet=not options["no_imagenet"],
+                seed=options["seed"],
+                progress=bars,
+            )
         finally:
             bars.close()
-        self.stdout.write(self.style.SUCCESS(
-            f"Model version {result.version} is live ({result.seconds:.0f} s): {json.dumps(result.metrics)}"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Model version {result.version} is live ({result.seconds:.0f} s): {json.dumps(result.metrics)}"
+            )
+        )
 
 
 def _data_dir() -> Path | None:
