@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: run test lint install install-dev browser clean
+.PHONY: run test lint install install-dev browser clean mtcnn-weights train
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,18 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.runtime
+# MTCNN face-detector weights (~2 MB) unpacked from facenet-pytorch's wheel, which is downloaded but never
+# installed: its metadata pins old numpy/torch. Without them the app falls back to Haar, with a warning.
+MTCNN_WEIGHTS := var/cache/mtcnn/onet.pt
+$(MTCNN_WEIGHTS): | $(VENV)/.runtime
+	$(BIN)/python -m mlcore.mtcnn
+
+mtcnn-weights: $(MTCNN_WEIGHTS)
+
+install: $(VENV)/.runtime $(MTCNN_WEIGHTS)
 install-dev: $(VENV)/.dev
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime $(MTCNN_WEIGHTS)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py bootstrap_model --if-missing
@@ -43,6 +51,11 @@ browser:
 
 test: $(VENV)/.dev browser
 	$(BIN)/python -m pytest
+
+# Full training (FER2013 + infant photos from INFANTINO_DATA_DIR or ../shared/data); ~30-45 min on 2 cores.
+train: $(VENV)/.runtime $(MTCNN_WEIGHTS)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py train
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,7 @@ from mlcore.split import dhash, duplicate_groups, grouped_split, stratified_spli
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
+AFTER_FER = "after_fer.pt"
 _NORM = ExtractorConfig()  # the extractor's normalisation (mean = std = 0.5), shared by every stage
 RUN_FILE = "run.json"
 
@@ -199,8 +201,8 @@ def train(
     classifier = nn.Linear(extractor_config.embedding_dim, NUM_CLASSES)
     if checkpoint is None and config.init_checkpoint is not None:
         shared = _load_checkpoint(Path(config.init_checkpoint))
-        if shared is None or shared["stage"] == "fer":
-            raise ValueError(f"{config.init_checkpoint} is not a checkpoint taken after the FER stage")
+        if shared is None or (shared["stage"], shared["step"]) != ("infant", 0):
+            raise ValueError(f"{config.init_checkpoint} is not a checkpoint taken right after the FER stage")
         checkpoint = {**shared, "stage": "infant", "step": 0, "optimizer": None}
         clock.seconds["fer"] = shared["seconds"].get("fer", 0.0)
     if checkpoint is not None:
@@ -225,6 +227,8 @@ def train(
         stage, step, checkpoint = "infant", 0, None
         clock.end()
         save("infant", 0, None)
+        # Kept apart from the rolling checkpoint: ablations start their infant stage from it.
+        shutil.copyfile(work / CHECKPOINT, work / AFTER_FER)
     if stage == "infant":
         clock.begin("infant")
         _infant_stage(
@@ -298,9 +302,13 @@ def _crop_cached(path: Path, detector: Any, config: TrainConfig) -> tuple[Image.
 def _load_fer(config: TrainConfig) -> _Fer:
     assert config.fer_csv is not None
     faces, labels = read_fer_csv(Path(config.fer_csv), limit=config.fer_limit)
-    share = min(0.5, config.fer_val_size / max(len(labels), 1))
-    train_idx, val_idx = stratified_split(labels, val_fraction=share, seed=config.seed)
+    train_idx, val_idx = fer_split(labels, val_size=config.fer_val_size, seed=config.seed)
     return _Fer(torch.from_numpy(faces), labels, train_idx, val_idx)
+
+
+def fer_split(labels: np.ndarray, *, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """FER2013 train and validation rows, as training draws them (``bench/accuracy.py`` redraws them)."""
+    return stratified_split(labels, val_fraction=min(0.5, val_size / max(len(labels), 1)), seed=seed)
 
 
 def _fer_batch(fer: _Fer, idx: np.ndarray, size: int) -> torch.Tensor:

@@ -52,8 +52,7 @@ class Command(BaseCommand):
             bars.close()
         document = evaluation_json(evaluation, model.version)
         if options["json"]:
-            sys.stdout.write(json.dumps(document) + "\n")
-            sys.stdout.flush()
+            self.stdout.write(json.dumps(document))
             return
         self.stdout.write(f"model version {model.version} on {document['n']} images from {path}")
         self.stdout.write(

@@ -1,0 +1,127 @@
+"""End-to-end training on tiny generated data: stages, registration, held-out split, cancel and resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mlcore.registry import Registry
+from mlcore.training import AFTER_FER, CHECKPOINT, TrainConfig, TrainingCancelled, train
+from tests.mlcore.tiny_data import fer_csv, image_folder
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny")
+    return {"images": image_folder(root / "imgs", per_label=5), "fer": fer_csv(root / "fer.csv")}
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    return Registry(
+        f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "artifacts").as_uri(), model_name="tiny"
+    )
+
+
+def test_training_registers_a_live_version_with_metrics_reference_and_held_out_split(data, registry, tmp_path):
+    events = []
+    result = train(
+        TrainConfig.tiny(fer_csv=data["fer"], image_dir=data["images"], work_dir=tmp_path / "w"),
+        registry,
+        progress=events.append,
+    )
+
+    assert registry.live_version() == result.version
+    info = registry.version_info(result.version)
+    assert info.tags["kind"] == "retrain" and info.tags["extractor_id"] == result.extractor_id
+    for name in (
+        "infant_accuracy",
+        "infant_macro_f1",
+        "infant_ece",
+        "fer_accuracy",
+        "fer_macro_f1",
+        "fer_ece",
+        "test_infant_accuracy",
+        "train_seconds",
+    ):
+        assert name in info.metrics, name
+    assert any(k.startswith("fer_recall_") for k in info.metrics)
+    assert float(info.tags["temperature"]) == pytest.approx(result.calibration.temperature)
+    assert 0.0 < float(info.tags["abstain_threshold"]) <= 1.0
+    assert {"fer", "infant"} == {e.stage for e in events} & {"fer", "infant"}
+    assert any(e.eta_seconds is not None for e in events if e.stage == "fer")
+
+    reference = registry.load_reference(result.extractor_id)
+    assert reference.domains == ["fer", "infant"]
+    assert set(np.unique(reference.replay_domain)) == {"fer", "infant"}
+    assert reference.replay_x.shape[1] == 64
+
+    split = registry.version_json(result.version, "split.json")
+    assert split["test"] == result.heldout and result.heldout
+    assert not set(split["test"]) & (set(split["train"]) | set(split["val"]))
+    # The photo filed under two labels sits on one side only.
+    sides = [side for side in ("train", "val", "test") if {"angry/0.png", "sad/copy.jpg"} & set(split[side])]
+    assert len(sides) == 1
+    confusion = registry.version_json(result.version, "confusion.json")
+    assert np.array(confusion["infant"]).shape == (7, 7)
+
+
+def test_one_fer_step_changes_the_extractor(data, registry, tmp_path):
+    config = TrainConfig.tiny(
+        fer_csv=data["fer"],
+        image_dir=data["images"],
+        work_dir=tmp_path / "w",
+        fer_steps=1,
+        infant_epochs=0,
+        promote=False,
+    )
+    train(config, registry)
+    after_fer = torch.load(tmp_path / "w" / AFTER_FER, weights_only=True)
+    torch.manual_seed(config.seed)
+    from mlcore.extractor import ExtractorConfig, build_extractor
+
+    fresh = build_extractor(ExtractorConfig(image_size=32, face_detector="none"), imagenet=False).state_dict()
+    key = "project.1.weight"
+    assert not torch.equal(after_fer["extractor"][key], fresh[key])
+    assert registry.live_version() is None  # promote=False registers without going live
+
+
+def test_a_cancelled_run_resumes_into_the_same_mlflow_run(data, registry, tmp_path):
+    config = TrainConfig.tiny(fer_csv=data["fer"], image_dir=data["images"], work_dir=tmp_path / "w", fer_steps=4)
+    calls = {"n": 0}
+
+    def stop_after_two_steps() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    with pytest.raises(TrainingCancelled):
+        train(config, registry, should_stop=stop_after_two_steps)
+    checkpoint = torch.load(tmp_path / "w" / CHECKPOINT, weights_only=True)
+    assert (checkpoint["stage"], checkpoint["step"]) == ("fer", 2)
+    assert registry.live_version() is None
+
+    from dataclasses import replace
+
+    result = train(replace(config, resume=True), registry)
+    assert result.run_id == json.loads((tmp_path / "w" / "run.json").read_text())["run_id"]
+    history = registry.client.get_metric_history(result.run_id, "fer_train_loss")
+    assert [m.step for m in history] == [1, 2, 3, 4]
+
+
+def test_the_registered_model_round_trips_and_abstains_above_its_threshold(data, registry, tmp_path):
+    from mlcore.imageio import open_image_file
+
+    result = train(
+        TrainConfig.tiny(fer_csv=None, image_dir=data["images"], work_dir=tmp_path / "w", coverage=0.5), registry
+    )
+    model = registry.load()
+    assert model.version == result.version
+    assert model.abstain_threshold == pytest.approx(result.calibration.abstain_threshold)
+    prediction = model.predict(open_image_file(str(data["images"] / "happy" / "0.png")))
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
+    model.abstain_threshold = -1.0  # every answer is now too uncertain
+    assert model.predict(open_image_file(str(data["images"] / "happy" / "0.png"))).label == "unsure"
