@@ -1,0 +1,60 @@
+"""A real app server (daphne, embedded profile, thread job runner) with a tiny live model and an annotator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tests.images import jpeg_bytes
+from tests.servers import app_env, app_server, manage, register_tiny_model
+
+ANNOTATOR, PASSWORD = "annie", "labels-are-fun-42"
+
+
+@dataclass(frozen=True)
+class LabelingApp:
+    url: str
+    var_dir: Path
+    base_version: str
+
+    def registry(self):  # type: ignore[no-untyped-def]
+        from mlcore.registry import Registry
+
+        return Registry(f"sqlite:///{self.var_dir / 'mlflow.db'}",
+                        artifact_root=(self.var_dir / "mlartifacts").as_uri())
+
+    def annotator(self) -> requests.Session:
+        session = requests.Session()
+        session.auth = (ANNOTATOR, PASSWORD)
+        return session
+
+    def upload(self, seed: int) -> str:
+        response = requests.post(f"{self.url}/api/predictions/", timeout=60,
+                                 files={"image": (f"{seed}.jpg", jpeg_bytes(size=64, seed=seed), "image/jpeg")})
+        response.raise_for_status()
+        return response.json()["id"]
+
+    def wait_until_settled(self, annotation_ids: list[int], timeout: float = 180) -> list[dict[str, object]]:
+        session, deadline = self.annotator(), time.monotonic() + timeout
+        while True:
+            found = [session.get(f"{self.url}/api/annotations/{pk}/", timeout=30).json() for pk in annotation_ids]
+            if all(a["status"] != "queued" for a in found):
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"labels still queued after {timeout} s: {found}")
+            time.sleep(0.3)
+
+
+@contextmanager
+def labeling_app(var_dir: Path) -> Iterator[LabelingApp]:
+    env = app_env(var_dir, INFANTINO_WARM_START="true", INFANTINO_JOB_RUNNER="thread")
+    version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
+    with app_server(env, var_dir / "server.log") as url:
+        manage(env, "shell", "-c", "from django.contrib.auth import get_user_model; "
+                                   f"get_user_model().objects.create_user({ANNOTATOR!r}, password={PASSWORD!r})")
+        yield LabelingApp(url=url, var_dir=var_dir, base_version=version)
