@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
+from django.db.models.fields.files import FieldFile
 from PIL import Image
+
+from mlcore.labels import LABELS
 
 if TYPE_CHECKING:
     from mlcore.model import ExpressionModel, Prediction
@@ -144,12 +147,14 @@ class GuardVerdict:
     reason: str
 
 
-def retrain(*, options: dict, work_dir: Path, progress, should_stop) -> RetrainOutcome:  # type: ignore[no-untyped-def]
-    """Run the learning engine's full training on this deployment's data; registers, never promotes."""
+def retrain(
+    *, options: dict, work_dir: Path, labeled: list[tuple[FieldFile, str]], progress, should_stop
+) -> RetrainOutcome:  # type: ignore[no-untyped-def]
+    """Run the learning engine's full training on this deployment's data and labels; registers, never promotes."""
     from mlcore import training
 
     live_before = live_version()
-    config = training_config(options, work_dir=work_dir)
+    config = training_config(options, work_dir=work_dir, labeled=labeled)
     try:
         result = training.train(config, registry(), progress=progress, should_stop=should_stop)
     except training.TrainingCancelled:
@@ -157,26 +162,45 @@ def retrain(*, options: dict, work_dir: Path, progress, should_stop) -> RetrainO
     return RetrainOutcome(version=result.version, live_before=live_before)
 
 
-def training_config(options: dict, *, work_dir: Path):  # type: ignore[no-untyped-def]
+def training_config(options: dict, *, work_dir: Path, labeled: list[tuple[FieldFile, str]]):  # type: ignore[no-untyped-def]
     """The training configuration of a retrain started from the dashboard ("full" or "tiny" preset)."""
     from mlcore.training import TrainConfig
 
     data_dir = Path(options.get("data_dir") or settings.INFANTINO_DATA_DIR or "")
-    fer_dir, images = data_dir / "fer2013", data_dir / "infant"
+    fer_dir = data_dir / "fer2013"
     fer = next(iter(sorted(fer_dir.glob("*.csv*"))), None) if fer_dir.is_dir() else None
-    if not images.is_dir():
-        raise FileNotFoundError(f"no infant images under {data_dir} (expected infant/<label>/ folders)")
+    images = training_images(data_dir / "infant", labeled, work_dir / "images")
     common = {
         "fer_csv": fer,
         "image_dir": images,
         "work_dir": work_dir,
         "promote": False,
         "cache_dir": settings.VAR_DIR / "training" / "cache",
-        "tags": {"started_from": "dashboard"},
+        "tags": {"started_from": "dashboard", "user_labels": str(len(labeled))},
     }
     if options.get("preset") == "tiny":
         return TrainConfig.tiny(**common)
     return TrainConfig(**common)
+
+
+def training_images(dataset: Path, labeled: list[tuple[FieldFile, str]], target: Path) -> Path:
+    """One folder per label holding the infant dataset (linked, not copied) and the images users labeled."""
+    if not dataset.is_dir() and not labeled:
+        raise FileNotFoundError(f"no infant images to train on: {dataset} is missing and nobody has labeled any")
+    for label in LABELS:
+        (target / label).mkdir(parents=True, exist_ok=True)
+    if dataset.is_dir():
+        for folder in (dataset / label for label in LABELS):
+            for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+                link = target / folder.name / f"dataset-{path.name}"
+                if not link.exists():
+                    link.symlink_to(path.resolve())
+    for image, label in labeled:
+        path = target / label / f"labeled-{Path(image.name).name}"
+        if not path.exists():
+            with image.open("rb") as source:
+                path.write_bytes(source.read())
+    return target
 
 
 def guard_verdict(*, candidate: str, live: str | None) -> GuardVerdict:

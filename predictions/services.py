@@ -185,6 +185,7 @@ def retrain_run(*, job_id: int) -> TrainingJob:
     try:
         outcome = ml.retrain(
             options=job.options,
+            labeled=_consensus_labels(),
             work_dir=settings.VAR_DIR / "training" / f"retrain-{job.pk}",
             progress=reporter,
             should_stop=reporter.should_stop,
@@ -218,6 +219,16 @@ def retrain_run(*, job_id: int) -> TrainingJob:
         + guard.reason
     )
     return _finish(job, TrainingJob.Status.SUCCEEDED, message)
+
+
+def _consensus_labels() -> list[tuple[Any, str]]:
+    """Every image whose labels reached consensus, with that label: what a full retrain learns from users."""
+    # Read through the reverse relation by name: predictions must not import the annotations app.
+    rows = Prediction.objects.filter(annotations__status__in=["learned", "held_back"]).values_list(
+        "pk", "annotations__label"
+    )
+    labels = dict(rows)
+    return [(p.image, labels[p.pk]) for p in Prediction.objects.filter(pk__in=labels)]
 
 
 def _finish(job: TrainingJob, status: TrainingJob.Status, message: str) -> TrainingJob:

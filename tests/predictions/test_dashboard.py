@@ -145,3 +145,22 @@ def test_a_cancelled_retrain_stops_and_frees_the_slot(staff, live_model, tiny_da
     assert job.status == TrainingJob.Status.CANCELLED
     assert job.active_slot is None
     assert services.retrain_start(user=staff, options={"preset": "tiny"}).pk != job.pk
+
+
+def test_a_retrain_learns_from_the_dataset_and_from_every_image_users_labeled(live_model, tiny_data, tmp_path):
+    from annotations.models import Annotation
+    from predictions.services import _consensus_labels, prediction_create
+
+    user = get_user_model().objects.create_user("labeler", password="a-long-password")
+    photo = prediction_create(upload=SimpleUploadedFile("b.jpg", jpeg_bytes(seed=9)))
+    Annotation.objects.create(image=photo, label="surprise", annotator=user, status=Annotation.Status.LEARNED)
+    ignored = prediction_create(upload=SimpleUploadedFile("c.jpg", jpeg_bytes(seed=10)))
+    Annotation.objects.create(image=ignored, label="sad", annotator=user, status=Annotation.Status.QUEUED)
+
+    folder = ml.training_images(tiny_data / "infant", _consensus_labels(), tmp_path / "images")
+
+    surprise = sorted(p.name for p in (folder / "surprise").iterdir())
+    assert f"labeled-{photo.pk}.jpg" in surprise
+    assert len([name for name in surprise if name.startswith("dataset-")]) == 4
+    assert (folder / "surprise" / "dataset-0.png").is_symlink()
+    assert not any(p.name.startswith("labeled-") for p in (folder / "sad").iterdir())
