@@ -53,8 +53,9 @@ class AnnotationCreateApi(APIView):
     def post(self, request: Request) -> Response:
         learning.request_warm_up()
         try:
-            annotation = services.annotation_create(image_id=request.data.get("image"),
-                                                    label=request.data.get("label"), annotator=request.user)
+            annotation = services.annotation_create(
+                image_id=request.data.get("image"), label=request.data.get("label"), annotator=request.user
+            )
         except services.AnnotationError as exc:
             return refused(exc)
         return Response(AnnotationOutput(annotation).data, status=status.HTTP_201_CREATED)
@@ -87,9 +88,12 @@ class LabeledImageCreateApi(APIView):
     def post(self, request: Request) -> Response:
         learning.request_warm_up()
         try:
-            annotation = services.labeled_image_create(upload=request.FILES.get("image"),
-                                                       label=request.data.get("label"), annotator=request.user,
-                                                       session_key=_session_key(request))
+            annotation = services.labeled_image_create(
+                upload=request.FILES.get("image"),
+                label=request.data.get("label"),
+                annotator=request.user,
+                session_key=_session_key(request),
+            )
         except services.AnnotationError as exc:
             return refused(exc)
         except InvalidImage as exc:
@@ -128,9 +132,13 @@ class QueueItemOutput(serializers.Serializer):
 class QueueApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(parameters=[OpenApiParameter("n", int, description="how many images (1–50, default 10)"),
-                               OpenApiParameter("exclude", str, description="comma-separated image ids to skip")],
-                   responses={200: QueueItemOutput(many=True), 400: ERROR})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("n", int, description="how many images (1–50, default 10)"),
+            OpenApiParameter("exclude", str, description="comma-separated image ids to skip"),
+        ],
+        responses={200: QueueItemOutput(many=True), 400: ERROR},
+    )
     def get(self, request: Request) -> Response:
         try:
             n = int(request.query_params.get("n", 10))

@@ -40,17 +40,21 @@ def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] |
     """The ``n`` images most worth labeling next for ``annotator``: most uncertain under the live model, diverse."""
     needed = settings.INFANTINO_LABELS_PER_IMAGE
     settled = Annotation.objects.filter(status__in=[Annotation.Status.LEARNED, Annotation.Status.HELD_BACK])
-    candidates = (Prediction.objects
-                  .exclude(annotations__annotator=annotator)
-                  .exclude(pk__in=settled.values("image_id"))
-                  .exclude(pk__in=[pk for pk in exclude or [] if _is_uuid(pk)])
-                  .annotate(n_labels=Count("annotations"))
-                  .order_by("-created")[:CANDIDATE_LIMIT])
+    candidates = (
+        Prediction.objects.exclude(annotations__annotator=annotator)
+        .exclude(pk__in=settled.values("image_id"))
+        .exclude(pk__in=[pk for pk in exclude or [] if _is_uuid(pk)])
+        .annotate(n_labels=Count("annotations"))
+        .order_by("-created")[:CANDIDATE_LIMIT]
+    )
     candidates = list(candidates)
     labels_by_image = _labels_by_image([c.pk for c in candidates if c.n_labels])
     # Images whose labels already decide them only wait for the writer: nobody needs to see them again.
-    candidates = [c for c in candidates
-                  if consensus([lab["label"] for lab in labels_by_image.get(c.pk, [])], needed=needed) is None]
+    candidates = [
+        c
+        for c in candidates
+        if consensus([lab["label"] for lab in labels_by_image.get(c.pk, [])], needed=needed) is None
+    ]
     if not candidates:
         return []
     probabilities, version, vectors = _live_view(candidates)
@@ -60,15 +64,17 @@ def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] |
     for i in picked:
         image = candidates[i]
         labels = labels_by_image.get(image.pk, [])
-        items.append(QueueItem(
-            image=image,
-            probabilities={label: float(p) for label, p in zip(Expression.values, probabilities[i], strict=True)},
-            guess=Expression.values[int(np.argmax(probabilities[i]))],
-            uncertainty=float(uncertainty[i]),
-            model_version=version,
-            labels=labels,
-            agreement=pairwise_agreement([lab["label"] for lab in labels]),
-        ))
+        items.append(
+            QueueItem(
+                image=image,
+                probabilities={label: float(p) for label, p in zip(Expression.values, probabilities[i], strict=True)},
+                guess=Expression.values[int(np.argmax(probabilities[i]))],
+                uncertainty=float(uncertainty[i]),
+                model_version=version,
+                labels=labels,
+                agreement=pairwise_agreement([lab["label"] for lab in labels]),
+            )
+        )
     return items
 
 
@@ -84,8 +90,9 @@ def _is_uuid(value: str) -> bool:
 
 def _labels_by_image(image_ids: list[object]) -> dict[object, list[dict[str, str]]]:
     found: dict[object, list[dict[str, str]]] = defaultdict(list)
-    for image_id, label, username in (Annotation.objects.filter(image_id__in=image_ids)
-                                      .values_list("image_id", "label", "annotator__username")):
+    for image_id, label, username in Annotation.objects.filter(image_id__in=image_ids).values_list(
+        "image_id", "label", "annotator__username"
+    ):
         found[image_id].append({"label": label, "annotator": username})
     return found
 
@@ -97,12 +104,16 @@ def _live_view(candidates: list[Prediction]) -> tuple[np.ndarray, str, np.ndarra
         model = ml.live_model.current()
     except ml.ModelUnavailable:
         return stored, "", None
-    rows = dict(ImageEmbedding.objects.filter(prediction__in=candidates, extractor_id=model.extractor_id)
-                .values_list("prediction_id", "vector"))
+    rows = dict(
+        ImageEmbedding.objects.filter(prediction__in=candidates, extractor_id=model.extractor_id).values_list(
+            "prediction_id", "vector"
+        )
+    )
     if not rows:
         return stored, model.version, None
-    vectors = np.zeros((len(candidates), len(np.frombuffer(bytes(next(iter(rows.values()))), dtype=np.float32))),
-                       dtype=np.float32)
+    vectors = np.zeros(
+        (len(candidates), len(np.frombuffer(bytes(next(iter(rows.values()))), dtype=np.float32))), dtype=np.float32
+    )
     have = np.zeros(len(candidates), dtype=bool)
     for i, candidate in enumerate(candidates):
         if candidate.pk in rows:
@@ -162,8 +173,17 @@ def agreement_summary(*, conflicts_limit: int = 20) -> AgreementSummary:
     for image in images:
         labels = by_image[image.pk]
         values = [lab["label"] for lab in labels]
-        conflicts.append(ImageAgreement(image=image, labels=labels, agreement=pairwise_agreement(values),
-                                        consensus=consensus(values, needed=needed)))
-    return AgreementSummary(alpha=alpha, images_labeled=len(by_image),
-                            images_multiply_labeled=sum(1 for labels in by_image.values() if len(labels) > 1),
-                            conflicts=conflicts)
+        conflicts.append(
+            ImageAgreement(
+                image=image,
+                labels=labels,
+                agreement=pairwise_agreement(values),
+                consensus=consensus(values, needed=needed),
+            )
+        )
+    return AgreementSummary(
+        alpha=alpha,
+        images_labeled=len(by_image),
+        images_multiply_labeled=sum(1 for labels in by_image.values() if len(labels) > 1),
+        conflicts=conflicts,
+    )

@@ -17,9 +17,13 @@ from predictions.selectors import live_model_summary
 @ensure_csrf_cookie
 def queue(request: HttpRequest) -> HttpResponse:
     learning.request_warm_up()
-    return render(request, "annotations/queue.html", {
-        "labels": Expression.values,
-        "live_model": live_model_summary(),
-        "labels_per_image": settings.INFANTINO_LABELS_PER_IMAGE,
-        "agreement": selectors.agreement_summary(),
-    })
+    return render(
+        request,
+        "annotations/queue.html",
+        {
+            "labels": Expression.values,
+            "live_model": live_model_summary(),
+            "labels_per_image": settings.INFANTINO_LABELS_PER_IMAGE,
+            "agreement": selectors.agreement_summary(),
+        },
+    )

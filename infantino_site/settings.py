@@ -167,7 +167,7 @@ INFANTINO_DATA_DIR = env_str("INFANTINO_DATA_DIR", str(_shared_data) if _shared_
 
 # ---- labeling and online learning ----------------------------------------------------------------
 INFANTINO_LABELS_PER_IMAGE = env_int("INFANTINO_LABELS_PER_IMAGE", 1)  # labels an image needs before it is learned
-INFANTINO_REPLAY_SIZE = env_int("INFANTINO_REPLAY_SIZE", 32)  # replay rows per online step; 0 = no replay
+INFANTINO_REPLAY_SIZE = env_int("INFANTINO_REPLAY_SIZE", 16)  # replay rows per online step; 0 = no replay
 INFANTINO_FORGETTING_GUARD = env_bool("INFANTINO_FORGETTING_GUARD", True)
 INFANTINO_FORGETTING_TOLERANCE = env_float("INFANTINO_FORGETTING_TOLERANCE", 0.02)  # accuracy drop allowed per domain
 if INFANTINO_LABELS_PER_IMAGE < 1:

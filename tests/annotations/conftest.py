@@ -39,7 +39,9 @@ def make_images(live_model):  # type: ignore[no-untyped-def]
     from predictions.services import prediction_create
 
     def make(n: int, *, first_seed: int = 0) -> list[str]:
-        return [str(prediction_create(upload=SimpleUploadedFile(f"{i}.jpg", jpeg_bytes(size=64, seed=i))).pk)
-                for i in range(first_seed, first_seed + n)]
+        return [
+            str(prediction_create(upload=SimpleUploadedFile(f"{i}.jpg", jpeg_bytes(size=64, seed=i))).pk)
+            for i in range(first_seed, first_seed + n)
+        ]
 
     return make

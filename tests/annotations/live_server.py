@@ -25,8 +25,9 @@ class LabelingApp:
     def registry(self):  # type: ignore[no-untyped-def]
         from mlcore.registry import Registry
 
-        return Registry(f"sqlite:///{self.var_dir / 'mlflow.db'}",
-                        artifact_root=(self.var_dir / "mlartifacts").as_uri())
+        return Registry(
+            f"sqlite:///{self.var_dir / 'mlflow.db'}", artifact_root=(self.var_dir / "mlartifacts").as_uri()
+        )
 
     def annotator(self) -> requests.Session:
         session = requests.Session()
@@ -34,8 +35,11 @@ class LabelingApp:
         return session
 
     def upload(self, seed: int) -> str:
-        response = requests.post(f"{self.url}/api/predictions/", timeout=60,
-                                 files={"image": (f"{seed}.jpg", jpeg_bytes(size=64, seed=seed), "image/jpeg")})
+        response = requests.post(
+            f"{self.url}/api/predictions/",
+            timeout=60,
+            files={"image": (f"{seed}.jpg", jpeg_bytes(size=64, seed=seed), "image/jpeg")},
+        )
         response.raise_for_status()
         return response.json()["id"]
 
@@ -55,6 +59,11 @@ def labeling_app(var_dir: Path) -> Iterator[LabelingApp]:
     env = app_env(var_dir, INFANTINO_WARM_START="true", INFANTINO_JOB_RUNNER="thread")
     version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
     with app_server(env, var_dir / "server.log") as url:
-        manage(env, "shell", "-c", "from django.contrib.auth import get_user_model; "
-                                   f"get_user_model().objects.create_user({ANNOTATOR!r}, password={PASSWORD!r})")
+        manage(
+            env,
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model; "
+            f"get_user_model().objects.create_user({ANNOTATOR!r}, password={PASSWORD!r})",
+        )
         yield LabelingApp(url=url, var_dir=var_dir, base_version=version)

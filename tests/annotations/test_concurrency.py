@@ -27,8 +27,11 @@ def test_twenty_labels_at_once_make_twenty_versions_in_one_line_while_prediction
     def keep_predicting() -> None:
         seed = 100
         while not stop.is_set():
-            response = requests.post(f"{app.url}/api/predictions/", timeout=60,
-                                     files={"image": ("p.jpg", jpeg_bytes(size=64, seed=seed), "image/jpeg")})
+            response = requests.post(
+                f"{app.url}/api/predictions/",
+                timeout=60,
+                files={"image": ("p.jpg", jpeg_bytes(size=64, seed=seed), "image/jpeg")},
+            )
             prediction_codes.append(response.status_code)
             seed += 1
 
@@ -41,8 +44,9 @@ def test_twenty_labels_at_once_make_twenty_versions_in_one_line_while_prediction
         def post(i: int) -> requests.Response:
             if i < 8:
                 barrier.wait(timeout=30)  # the first eight leave together
-            return app.annotator().post(f"{app.url}/api/annotations/",
-                                        json={"image": images[i], "label": LABELS[i % 7]}, timeout=60)
+            return app.annotator().post(
+                f"{app.url}/api/annotations/", json={"image": images[i], "label": LABELS[i % 7]}, timeout=60
+            )
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             responses = list(pool.map(post, range(20)))

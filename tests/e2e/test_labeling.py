@@ -16,9 +16,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, browser):  # type: ignore[no-u
         yield running
 
 
-def test_an_annotator_labels_three_images_with_the_keyboard_and_sees_the_version_change_live(
-    app, page, artifacts_dir
-):
+def test_an_annotator_labels_three_images_with_the_keyboard_and_sees_the_version_change_live(app, page, artifacts_dir):
     page.goto(app.url + "/label/")
     page.fill("input[name=username]", ANNOTATOR)
     page.fill("input[name=password]", PASSWORD)
@@ -35,7 +33,8 @@ def test_an_annotator_labels_three_images_with_the_keyboard_and_sees_the_version
         images.append(page.locator("#queue-frame").get_attribute("data-image-id"))
         page.keyboard.press(key)
         page.wait_for_function(
-            "(before) => document.querySelector('[data-testid=live-version]').textContent !== before", arg=seen[-1])
+            "(before) => document.querySelector('[data-testid=live-version]').textContent !== before", arg=seen[-1]
+        )
         seen.append(version.inner_text())
 
     assert [int(v) for v in seen] == list(range(int(app.base_version), int(app.base_version) + 4))
@@ -47,6 +46,7 @@ def test_an_annotator_labels_three_images_with_the_keyboard_and_sees_the_version
 
     page.keyboard.press("u")  # undo the last label: the live version goes back
     page.wait_for_function(
-        "(before) => document.querySelector('[data-testid=live-version]').textContent !== before", arg=seen[-1])
+        "(before) => document.querySelector('[data-testid=live-version]').textContent !== before", arg=seen[-1]
+    )
     assert version.inner_text() == seen[-2]
     assert page.locator("#queue-frame").get_attribute("data-image-id") == images[-1]

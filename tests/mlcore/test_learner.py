@@ -22,8 +22,13 @@ def reference() -> ReferenceData:
     fer_x, fer_y = blobs(20, seed=1)
     infant_x, infant_y = blobs(10, seed=2)
     pool_x, pool_y = blobs(30, seed=3)
-    return ReferenceData(val_x={"fer": fer_x, "infant": infant_x}, val_y={"fer": fer_y, "infant": infant_y},
-                         replay_x=pool_x, replay_y=pool_y, replay_domain=np.array(["fer"] * len(pool_y)))
+    return ReferenceData(
+        val_x={"fer": fer_x, "infant": infant_x},
+        val_y={"fer": fer_y, "infant": infant_y},
+        replay_x=pool_x,
+        replay_y=pool_y,
+        replay_domain=np.array(["fer"] * len(pool_y)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +61,9 @@ def test_a_single_label_moves_the_head_towards_it(trained, reference):
 def test_the_replay_batch_is_class_balanced_and_drawn_from_both_pools(reference):
     earlier_x = np.full((3, 64), 7.0, dtype=np.float32)
     earlier_y = np.array([0, 0, 1])
-    x, y = learner.replay_batch(reference=reference, earlier_x=earlier_x, earlier_y=earlier_y, size=700,
-                                rng=np.random.default_rng(0))
+    x, y = learner.replay_batch(
+        reference=reference, earlier_x=earlier_x, earlier_y=earlier_y, size=700, rng=np.random.default_rng(0)
+    )
     assert len(y) == 700
     from_earlier = (x == 7.0).all(axis=1)
     assert from_earlier.sum() == 350
@@ -68,18 +74,30 @@ def test_the_replay_batch_is_class_balanced_and_drawn_from_both_pools(reference)
 
 def test_without_replay_no_rows_are_replayed(trained, reference):
     x, _ = blobs(1, seed=4)
-    result = learner.update_head(trained, x[:1], np.array([0]), reference=reference, baseline={},
-                                 config=learner.LearnerConfig(replay_size=0))
+    result = learner.update_head(
+        trained, x[:1], np.array([0]), reference=reference, baseline={}, config=learner.LearnerConfig(replay_size=0)
+    )
     assert result.metrics["replay_rows"] == 0
 
 
 def test_the_guard_refuses_a_drop_beyond_the_tolerance_on_either_domain():
-    passed, reasons = learner.guard_verdict({"infant_accuracy": 0.50, "fer_accuracy": 0.37},
-                                            {"infant_accuracy": 0.45, "fer_accuracy": 0.40}, tolerance=0.02)
+    passed, reasons = learner.guard_verdict(
+        {"infant_accuracy": 0.50, "fer_accuracy": 0.37}, {"infant_accuracy": 0.45, "fer_accuracy": 0.40}, tolerance=0.02
+    )
     assert not passed
     assert len(reasons) == 1 and reasons[0].startswith("fer_accuracy fell 0.030")
-    assert learner.guard_verdict({"infant_accuracy": 0.44, "fer_accuracy": 0.39},
-                                 {"infant_accuracy": 0.45, "fer_accuracy": 0.40}, tolerance=0.02)[0]
+    assert learner.guard_verdict(
+        {"infant_accuracy": 0.44, "fer_accuracy": 0.39}, {"infant_accuracy": 0.45, "fer_accuracy": 0.40}, tolerance=0.02
+    )[0]
+
+
+def test_the_guard_does_not_count_a_drop_within_the_noise_of_a_small_validation_set():
+    baseline = {"infant_accuracy": 0.27, "fer_accuracy": 0.40}
+    two_images_worse = {"infant_accuracy": 0.27 - 2 / 45, "fer_accuracy": 0.40}
+    assert learner.guard_verdict(two_images_worse, baseline, tolerance=0.02, sizes={"infant": 45, "fer": 600})[0]
+    fer_worse = {"infant_accuracy": 0.27, "fer_accuracy": 0.37}
+    passed, reasons = learner.guard_verdict(fer_worse, baseline, tolerance=0.02, sizes={"infant": 45, "fer": 10_000})
+    assert not passed and reasons[0].startswith("fer_accuracy fell 0.030")
 
 
 def test_hammering_one_wrong_label_is_held_back_by_the_guard(trained, reference):
@@ -87,8 +105,9 @@ def test_hammering_one_wrong_label_is_held_back_by_the_guard(trained, reference)
     x = reference.val_x["fer"][reference.val_y["fer"] == 3][:5]
     baseline = learner.evaluate(trained, reference)
     config = learner.LearnerConfig(replay_size=0, steps=60, new_sample_repeats=20, tolerance=0.02)
-    result = learner.update_head(trained, x, np.zeros(5, dtype=np.int64), reference=reference,
-                                 baseline=baseline, config=config)
+    result = learner.update_head(
+        trained, x, np.zeros(5, dtype=np.int64), reference=reference, baseline=baseline, config=config
+    )
     assert result.guard == learner.GUARD_FAILED
     assert not result.accepted
     assert result.reasons
@@ -102,8 +121,14 @@ def test_with_replay_the_same_label_stream_forgets_less(trained, reference):
     def run(replay_size: int) -> float:
         head = trained
         for row in stream_x:
-            head = learner.update_head(head, row[None], np.array([6]), reference=reference, baseline=baseline,
-                                       config=learner.LearnerConfig(replay_size=replay_size, guard=False)).head
+            head = learner.update_head(
+                head,
+                row[None],
+                np.array([6]),
+                reference=reference,
+                baseline=baseline,
+                config=learner.LearnerConfig(replay_size=replay_size, guard=False),
+            ).head
         return learner.evaluate(head, reference)["fer_accuracy"]
 
     assert run(64) > run(0)
