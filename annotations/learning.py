@@ -108,8 +108,9 @@ def _parent_state(version: str) -> _Parent:
     return state
 
 
-def learner_config() -> learner.LearnerConfig:
+def learner_config(*, seed: int) -> learner.LearnerConfig:
     return learner.LearnerConfig(
+        seed=seed,  # a different replay draw for every update, yet reproducible from the label
         replay_size=settings.INFANTINO_REPLAY_SIZE,
         tolerance=settings.INFANTINO_FORGETTING_TOLERANCE,
         guard=settings.INFANTINO_FORGETTING_GUARD,
@@ -192,7 +193,7 @@ def _learn(annotation_id: int) -> str | None:
     vector = image_embedding(image, model)
     reference = registry.load_reference(model.extractor_id)  # type: ignore[attr-defined]
     earlier_x, earlier_y = earlier_labels(model.extractor_id, exclude_image=image)  # type: ignore[attr-defined]
-    config = learner_config()
+    config = learner_config(seed=annotation.pk)
     result = learner.update_head(
         model.head,
         vector[None, :],
