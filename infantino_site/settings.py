@@ -160,6 +160,8 @@ INFANTINO_MLFLOW_ARTIFACTS = None if MLFLOW_TRACKING_URI else (VAR_DIR / "mlarti
 INFANTINO_MODEL_NAME = env_str("INFANTINO_MODEL_NAME", "infantino-expressions")
 INFANTINO_MODEL_POLL_SECONDS = env_float("INFANTINO_MODEL_POLL_SECONDS", 2.0)
 INFANTINO_TORCH_THREADS = env_int("INFANTINO_TORCH_THREADS", 1)
+# A retrain whose progress has not moved for this long is taken for dead (its worker stopped).
+INFANTINO_RETRAIN_STALE_SECONDS = env_int("INFANTINO_RETRAIN_STALE_SECONDS", 900)
 # Load the live model when a server process starts, so the first request does not pay for it.
 INFANTINO_WARM_START = env_bool("INFANTINO_WARM_START", True)
 _shared_data = BASE_DIR.parent / "shared" / "data"
