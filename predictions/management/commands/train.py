@@ -47,6 +47,11 @@ class Command(BaseCommand):
             action="store_true",
             help="continue from the last checkpoint of --run-name (default: the latest run)",
         )
+        parser.add_argument(
+            "--fer-checkpoint",
+            type=Path,
+            help="skip the FER2013 stage: start from another run's after_fer.pt (same size and seed)",
+        )
         parser.add_argument("--no-promote", action="store_true", help="register the version without making it live")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -81,6 +86,7 @@ class Command(BaseCommand):
             face_detector=options["face_detector"],
             fer_steps=options["fer_steps"] if fer else 0,
             infant_epochs=options["epochs"],
+            init_checkpoint=options["fer_checkpoint"],
             adapt_bn=not options["no_adapt_bn"],
             coverage=options["coverage"],
         )
