@@ -232,17 +232,12 @@ def _learn(annotation_id: int) -> str | None:
             "guard_anchor": parent.anchor,
         },
     )
-    _remember(
-        version,
-        _Parent(
-            model=model.with_head(result.head, version=version),  # type: ignore[attr-defined]
-            anchor=parent.anchor,
-            baseline=parent.baseline,
-        ),
-    )
+    learned_model = model.with_head(result.head, version=version)  # type: ignore[attr-defined]
+    _remember(version, _Parent(model=learned_model, anchor=parent.anchor, baseline=parent.baseline))
     status = Annotation.Status.LEARNED if result.accepted else Annotation.Status.HELD_BACK
     if result.accepted:
         registry.set_live(version, by=f"annotation {','.join(str(pk) for pk in agreeing)}")
+        ml.live_model.install(learned_model)  # the writer's process serves it at once; others on the broadcast
     with transaction.atomic():
         Annotation.objects.filter(pk__in=agreeing).update(
             status=status,
@@ -283,6 +278,7 @@ def undo_version(*, version: str, parent: str) -> str | None:
             return None
         after = line[: line.index(version)]  # versions built on the undone one, newest first
         registry.set_live(parent, by="undo")
+        ml.live_model.install(_parent_state(parent).model)
         broadcast_model_updated(parent, reason="undo")
         relearn = list(Annotation.objects.filter(model_version__in=[version, *after]).order_by("created", "id"))
         Annotation.objects.filter(pk__in=[a.pk for a in relearn]).update(
@@ -315,7 +311,6 @@ def warm_up() -> None:
     if _warm.is_set():
         return
     started = time.monotonic()
-    _use_wal_for_embedded_store()
     learner.warm_up()
     try:
         live = ml.live_version()
@@ -327,22 +322,6 @@ def warm_up() -> None:
         logger.exception("could not preload the live model for online learning")
     _warm.set()
     logger.info("online learning warmed up in %.1f s", time.monotonic() - started)
-
-
-def _use_wal_for_embedded_store() -> None:
-    """Put the embedded (SQLite) MLflow store in WAL mode: registering a version commits ~50 times,
-    and WAL's single sync per commit takes label → live version from ~550 to ~350 ms here."""
-    uri = settings.INFANTINO_MLFLOW_URI
-    if not uri.startswith("sqlite:///"):
-        return
-    import sqlite3
-    from contextlib import closing
-
-    try:
-        with closing(sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=5)) as store:
-            store.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the database file
-    except sqlite3.Error:
-        logger.warning("could not switch the MLflow store to WAL; online updates will be slower", exc_info=True)
 
 
 _warm_up_requested = threading.Event()

@@ -12,7 +12,9 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from annotations.learning import request_warm_up as request_learning_warm_up  # noqa: E402
 from infantino_site.routing import websocket_urlpatterns  # noqa: E402
 from predictions import ml  # noqa: E402
 
@@ -24,3 +26,5 @@ application = ProtocolTypeRouter(
 )
 
 ml.warm_up_in_background()
+if settings.INFANTINO_WARM_START:
+    request_learning_warm_up()  # the single writer loads MLflow's logging stack before the first label

