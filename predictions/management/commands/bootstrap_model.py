@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from mlcore.faces import DETECTORS
 from predictions import ml
 from predictions.management.progress import StageBars
 
@@ -22,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--images", type=Path, help="image folder with one sub-folder per label")
         parser.add_argument("--fer-limit", type=int, default=3000, help="FER2013 rows to use (default 3000)")
         parser.add_argument("--image-size", type=int, default=128)
-        parser.add_argument("--face-detector", default="haar", choices=["haar", "none"])
+        parser.add_argument(
+            "--face-detector", default="mtcnn", choices=DETECTORS, help="mtcnn falls back to haar without its weights"
+        )
         parser.add_argument("--no-imagenet", action="store_true", help="start from random weights")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
