@@ -63,7 +63,8 @@ class PredictionCreateApi(APIView):
             prediction = services.prediction_create(
                 upload=request.FILES.get("image"),
                 user=request.user,
-                session_key=_session_key(request),
+                # A browser's session lists its uploads on the upload page; API clients get no session made for them.
+                session_key=request.session.session_key or "",
             )
         except InvalidImage as exc:
             return error(str(exc), status.HTTP_400_BAD_REQUEST)
@@ -100,10 +101,3 @@ class LiveModelApi(APIView):
         if summary is None:
             return error("No model is trained yet.", status.HTTP_404_NOT_FOUND)
         return Response(LiveModelOutput(summary).data)
-
-
-def _session_key(request: Request) -> str:
-    session = request.session
-    if session.session_key is None:
-        session.save()
-    return session.session_key or ""

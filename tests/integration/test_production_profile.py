@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import urllib.request
 import uuid
@@ -138,7 +139,29 @@ def test_a_prediction_is_stored_in_s3_and_postgres_and_served_by_a_presigned_url
     assert "X-Amz-Signature" in body["image_url"] and "X-Amz-Expires" in body["image_url"]
     with urllib.request.urlopen(body["image_url"], timeout=10) as response:
         assert response.read(3) == b"\xff\xd8\xff"  # the stored JPEG
-    assert any(b"session" in key for key in redis_client.keys("*"))  # sessions are cached in Redis
+
+
+def test_the_upload_page_predicts_and_keeps_its_session_in_redis(production_app, redis_client):
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    browser.open(production_app["url"] + "/", timeout=30).read()
+    csrf = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+    body, content_type = multipart("image", "baby.jpg", jpeg_bytes(size=96, seed=2))
+    request = urllib.request.Request(
+        production_app["url"] + "/",
+        data=body,
+        method="POST",
+        headers={"Content-Type": content_type, "X-CSRFToken": csrf, "Referer": production_app["url"] + "/"},
+    )
+
+    with browser.open(request, timeout=60) as response:  # follows the redirect to the result page
+        page = response.read().decode()
+
+    assert "/predictions/" in response.url
+    assert f'data-testid="model-version">{production_app["version"]}<' in page
+    assert "X-Amz-Signature" in page  # the photo is shown through a presigned URL
+    session = next(cookie.value for cookie in jar if cookie.name == "sessionid")
+    assert any(session.encode() in key for key in redis_client.keys("*"))  # sessions are cached in Redis
 
 
 def test_the_bucket_is_private(production_app, s3_endpoint):
