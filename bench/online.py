@@ -50,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--source-var",
-        type=Path,
+        type=lambda value: Path(value).resolve(),
         default=REPO / "var",
         help="var dir whose MLflow store holds the trained live model (with reference data)",
     )
