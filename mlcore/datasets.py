@@ -89,8 +89,9 @@ def write_fer_csv(path: Path, faces: np.ndarray, labels: np.ndarray, *, usage: s
         writer = csv.writer(handle)
         writer.writerow(["emotion", "pixels", "Usage"])
         for face, label in zip(faces, labels, strict=True):
-            writer.writerow([int(label), " ".join(str(int(v)) for v in np.asarray(face, dtype=np.uint8).ravel()),
-                             usage])
+            writer.writerow(
+                [int(label), " ".join(str(int(v)) for v in np.asarray(face, dtype=np.uint8).ravel()), usage]
+            )
 
 
 def _open_text_for_writing(path: Path) -> io.TextIOBase:

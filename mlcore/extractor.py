@@ -45,9 +45,10 @@ class Extractor(nn.Module):
 
         self.config = config
         self.backbone = timm.create_model(config.arch, pretrained=False, num_classes=0)
+        features: int = self.backbone.num_features  # type: ignore[assignment]
         self.project = nn.Sequential(
             nn.Dropout(0.2),
-            nn.Linear(self.backbone.num_features, config.embedding_dim),
+            nn.Linear(features, config.embedding_dim),
             nn.BatchNorm1d(config.embedding_dim),
         )
 

@@ -45,14 +45,14 @@ class HaarFaceDetector:
         import cv2
 
         scale = min(1.0, self.max_side / max(image.size))
-        small = image if scale == 1.0 else image.resize(
-            (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        small = (
+            image
+            if scale == 1.0
+            else image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
         )
         grey = cv2.equalizeHist(np.asarray(small.convert("L")))
         min_side = max(24, int(min(grey.shape) * 0.12))
-        found = _haar_cascade().detectMultiScale(
-            grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
-        )
+        found = _haar_cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
         boxes = sorted((tuple(int(v) for v in box) for box in found), key=lambda b: -b[2] * b[3])
         return [_rescale(box, 1.0 / scale) for box in boxes]
 
@@ -70,7 +70,7 @@ class NoFaceDetector:
 def _haar_cascade():  # type: ignore[no-untyped-def]
     import cv2
 
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
     if cascade.empty():
         raise RuntimeError("OpenCV's Haar cascade file is missing; install opencv-python-headless<5")
     return cascade

@@ -172,7 +172,8 @@ class MTCNNFaceDetector:
         # Faces smaller than a tenth of the picture are not what a user uploads; skipping them saves scales.
         min_size = max(20.0, 0.1 * min(h, w))
         m = 12.0 / min_size
-        scales, side = [], min(h, w) * m
+        scales: list[float] = []
+        side = min(h, w) * m
         while side >= 12:
             scales.append(m * self.factor ** len(scales))
             side *= self.factor

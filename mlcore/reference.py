@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class ReferenceData:
         for domain in self.val_x:
             arrays[f"val_x__{domain}"] = self.val_x[domain].astype(np.float32)
             arrays[f"val_y__{domain}"] = self.val_y[domain].astype(np.int64)
-        np.savez_compressed(path, **arrays)
+        np.savez_compressed(path, **cast(dict[str, Any], arrays))
 
     @classmethod
     def load(cls, path: Path) -> ReferenceData:

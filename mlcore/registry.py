@@ -104,7 +104,10 @@ class Registry:
         try:
             return self.client.create_experiment(EXPERIMENT, artifact_location=self.artifact_root)
         except MlflowException:  # created meanwhile by another process
-            return self.client.get_experiment_by_name(EXPERIMENT).experiment_id
+            created = self.client.get_experiment_by_name(EXPERIMENT)
+            if created is None:
+                raise
+            return created.experiment_id
 
     def log_extractor(
         self,
@@ -198,7 +201,7 @@ class Registry:
             mv = self.client.get_model_version(self.model_name, version)
         except MlflowException:
             raise NoModel(f"version {version} of {self.model_name} does not exist") from None
-        return _version_info(mv, self.client.get_run(mv.run_id))
+        return _version_info(mv, self.client.get_run(str(mv.run_id)))
 
     def versions(self) -> list[VersionInfo]:
         """Every version, newest first; runs are fetched in batches, not one query per version."""
@@ -208,7 +211,7 @@ class Registry:
             return []
         live = self.live_version()
         runs = {}
-        run_ids = sorted({mv.run_id for mv in found})
+        run_ids = sorted({mv.run_id for mv in found if mv.run_id})
         for start in range(0, len(run_ids), 100):
             quoted = ", ".join(f"'{run_id}'" for run_id in run_ids[start : start + 100])
             for run in self.client.search_runs(
