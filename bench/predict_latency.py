@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import shutil
@@ -125,7 +126,7 @@ def main() -> None:
                 "ratio_p95": round(api["p95_ms"] / bare["p95_ms"], 3),
                 "target_ratio": 1.5,
                 "torch_threads": 1,
-                "machine": f"{platform.machine()} {platform.processor() or ''} cpus={__import__('os').cpu_count()}".strip(),
+                "machine": f"{platform.machine()} cpus={os.cpu_count()}",
             },
             indent=2,
         )

@@ -25,8 +25,16 @@ require_together(S3_VARIABLES, part="S3 image storage")
 S3_BUCKET = env_str("S3_BUCKET")
 if env_str("S3_ENDPOINT_URL") and not S3_BUCKET:
     raise ImproperlyConfigured("S3_ENDPOINT_URL is set but S3_BUCKET is not: set the S3 variables together")
-PRODUCTION_PARTS = [name for name, value in [("DATABASE_URL", DATABASE_URL), ("REDIS_URL", REDIS_URL),
-                    ("MLFLOW_TRACKING_URI", MLFLOW_TRACKING_URI), ("S3_BUCKET", S3_BUCKET)] if value]
+PRODUCTION_PARTS = [
+    name
+    for name, value in [
+        ("DATABASE_URL", DATABASE_URL),
+        ("REDIS_URL", REDIS_URL),
+        ("MLFLOW_TRACKING_URI", MLFLOW_TRACKING_URI),
+        ("S3_BUCKET", S3_BUCKET),
+    ]
+    if value
+]
 
 SECRET_KEY = env_str("SECRET_KEY")
 if SECRET_KEY is None:
@@ -136,8 +144,7 @@ SERVE_MEDIA = not S3_BUCKET
 
 # ---- channels, cache and background jobs -----------------------------------------------------------
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                  "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CELERY_BROKER_URL = REDIS_URL
