@@ -50,6 +50,7 @@ browser:
 	  else echo "Chromium is not installed and this user cannot install it: browser tests will skip"; fi; }
 
 test: $(VENV)/.dev $(MTCNN_WEIGHTS) browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # Full training (FER2013 + infant photos from INFANTINO_DATA_DIR or ../shared/data); ~9-25 min on 2 cores.
