@@ -191,5 +191,5 @@ def _train_projection(
         loss.backward()
         optimiser.step()
         if step % 20 == 0 or step == steps:
-            progress(ProgressEvent(stage="projection", step=step, total=steps, loss=float(loss)))
+            progress(ProgressEvent(stage="projection", step=step, total=steps, loss=loss.item()))
     extractor.project.eval()
