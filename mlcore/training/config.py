@@ -1,0 +1,96 @@
+"""What a training run is asked to do, what it returns, and where it keeps its files."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlcore.calibration import Calibration
+from mlcore.extractor import ExtractorConfig
+
+CHECKPOINT = "checkpoint.pt"
+AFTER_FER = "after_fer.pt"
+_NORM = ExtractorConfig()  # the extractor's normalisation (mean = std = 0.5), shared by every stage
+RUN_FILE = "run.json"
+
+
+class TrainingCancelled(RuntimeError):
+    """``should_stop`` asked to stop; the last checkpoint is kept for ``resume``."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    fer_csv: Path | None = None
+    image_dir: Path | None = None
+    work_dir: Path = Path("var/training/default")
+    cache_dir: Path | None = None  # face crops and hashes, keyed by file content and detector
+    resume: bool = False
+    promote: bool = True
+    seed: int = 0
+    # extractor
+    arch: str = "tf_efficientnet_lite0"
+    imagenet: bool = True
+    image_size: int = 128
+    face_detector: str = "mtcnn"
+    face_margin: float = 0.25
+    # source stage (FER2013); 0 steps skips it
+    fer_steps: int = 300
+    fer_batch: int = 64
+    fer_lr: float = 1e-3
+    fer_limit: int | None = None
+    fer_val_size: int = 1500
+    fer_replay_size: int = 3000
+    # target stage (infant photos); 0 epochs skips the fine-tune
+    infant_epochs: int = 12
+    infant_batch: int = 32
+    infant_lr: float = 5e-4
+    fer_mix: float = 0.25  # FER rows added to each infant batch, as a share of it: keeps the source skill
+    adapt_bn: bool = True  # re-estimate every batch-norm statistic on infant photos (AdaBN) before the fine-tune
+    val_fraction: float = 0.15
+    test_fraction: float = 0.2
+    # head and calibration
+    head_epochs: int = 60
+    coverage: float = 0.85
+    checkpoint_every: int = 50  # FER steps between checkpoints
+    init_checkpoint: Path | None = None  # start from another run's post-FER checkpoint (ablations share it)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def tiny(cls, *, fer_csv: Path | None, image_dir: Path, work_dir: Path, **overrides: Any) -> TrainConfig:
+        """Seconds-long settings for tests: 32 px, random weights, no face detector."""
+        settings: dict[str, Any] = dict(
+            fer_csv=fer_csv,
+            image_dir=image_dir,
+            work_dir=work_dir,
+            imagenet=False,
+            image_size=32,
+            face_detector="none",
+            fer_steps=2,
+            fer_batch=8,
+            fer_val_size=14,
+            fer_replay_size=20,
+            infant_epochs=1,
+            infant_batch=8,
+            head_epochs=2,
+            checkpoint_every=1,
+            val_fraction=0.25,
+            test_fraction=0.25,
+        )
+        settings.update(overrides)
+        return cls(**settings)
+
+    def params(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items() if k not in ("tags", "resume", "work_dir", "cache_dir")}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    version: str
+    run_id: str
+    extractor_id: str
+    metrics: dict[str, float]
+    calibration: Calibration
+    seconds: float
+    stage_seconds: dict[str, float]
+    heldout: list[str]  # infant files (relative to the image folder) that no training step saw

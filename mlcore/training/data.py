@@ -1,0 +1,122 @@
+"""Loading the two domains for training: infant photos cropped to faces (cached) and FER2013 rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.nn import functional as F
+
+from mlcore.datasets import folder_items, read_fer_csv
+from mlcore.faces import crop_face, make_detector
+from mlcore.imageio import open_image_file
+from mlcore.labels import NUM_CLASSES
+from mlcore.preprocess import batch
+from mlcore.progress import ProgressCallback, ProgressEvent
+from mlcore.split import dhash, duplicate_groups, grouped_split, stratified_split
+from mlcore.training.config import _NORM, TrainConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Infant:
+    tensors: torch.Tensor
+    labels: np.ndarray
+    names: list[str]
+    split: Any
+    found: int
+
+
+@dataclass
+class _Fer:
+    faces: torch.Tensor  # uint8 n × 48 × 48
+    labels: np.ndarray
+    train: np.ndarray
+    val: np.ndarray
+
+
+def _load_infant(config: TrainConfig, progress: ProgressCallback) -> _Infant:
+    assert config.image_dir is not None
+    root = Path(config.image_dir)
+    items = folder_items(root)
+    if len(items) < NUM_CLASSES:
+        raise ValueError(f"{root} holds {len(items)} images; training needs at least one per label")
+    detector = make_detector(config.face_detector)
+    faces: list[Image.Image] = []
+    hashes: list[np.ndarray] = []
+    found = 0
+    for i, item in enumerate(items, 1):
+        face, box_found, bits = _crop_cached(item.path, detector, config)
+        faces.append(face)
+        hashes.append(bits)
+        found += box_found
+        progress(ProgressEvent(stage="faces", step=i, total=len(items)))
+    labels = np.array([item.label for item in items], dtype=np.int64)
+    split = grouped_split(
+        labels,
+        duplicate_groups(hashes),
+        val_fraction=config.val_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+    )
+    tensors = batch(faces, size=config.image_size, mean=_NORM.mean, std=_NORM.std)
+    logger.info("infant photos: %d, face found in %d (%s)", len(items), found, detector.name)
+    return _Infant(tensors, labels, [item.path.relative_to(root).as_posix() for item in items], split, found)
+
+
+def _crop_cached(path: Path, detector: Any, config: TrainConfig) -> tuple[Image.Image, bool, np.ndarray]:
+    """The face crop, whether a face was found, and the photo's dHash; cached by content when asked."""
+    data = path.read_bytes()
+    key = hashlib.sha1(data + f"{detector.name}:{config.face_margin}".encode()).hexdigest()
+    if config.cache_dir is not None:
+        cached = Path(config.cache_dir) / f"{key}.png"
+        meta = cached.with_suffix(".json")
+        if cached.exists() and meta.exists():
+            info = json.loads(meta.read_text())
+            with Image.open(cached) as img:
+                return img.convert("RGB"), bool(info["found"]), np.array(info["hash"], dtype=bool)
+    image = open_image_file(str(path))
+    crop = crop_face(image, detector, margin=config.face_margin)
+    bits = dhash(image)
+    if config.cache_dir is not None:
+        Path(config.cache_dir).mkdir(parents=True, exist_ok=True)
+        crop.image.save(cached)
+        meta.write_text(json.dumps({"found": crop.found, "hash": bits.astype(int).tolist()}))
+    return crop.image, crop.found, bits
+
+
+def _load_fer(config: TrainConfig) -> _Fer:
+    assert config.fer_csv is not None
+    faces, labels = read_fer_csv(Path(config.fer_csv), limit=config.fer_limit)
+    train_idx, val_idx = fer_split(labels, val_size=config.fer_val_size, seed=config.seed)
+    return _Fer(torch.from_numpy(faces), labels, train_idx, val_idx)
+
+
+def fer_split(labels: np.ndarray, *, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """FER2013 train and validation rows, as training draws them (``bench/accuracy.py`` redraws them)."""
+    return stratified_split(labels, val_fraction=min(0.5, val_size / max(len(labels), 1)), seed=seed)
+
+
+def _fer_batch(fer: _Fer, idx: np.ndarray, size: int) -> torch.Tensor:
+    """FER faces as normalised 3-channel tensors at the extractor's size (mean = std = 0.5)."""
+    x = fer.faces[torch.from_numpy(idx)].float().div(255.0).sub(0.5).div(0.5)[:, None]
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return x.expand(-1, 3, -1, -1).contiguous()
+
+
+# ---- stages ---------------------------------------------------------------------------------------
+
+
+def _class_weights(labels: np.ndarray) -> torch.Tensor:
+    """Inverse-square-root class frequencies: rare labels ("disgust") count more, without swamping the rest."""
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
+    weights = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights / weights[counts > 0].mean(), dtype=torch.float32)
