@@ -134,3 +134,20 @@ def test_the_openapi_schema_and_docs_are_served(client):
     assert schema.status_code == 200
     assert b"/api/predictions/" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_past_the_abstain_threshold_the_api_and_the_page_say_unsure(client, model_registry, tiny_extractor_id):
+    from tests.conftest import tiny_head
+
+    version = model_registry.register(
+        head=tiny_head(), extractor_id=tiny_extractor_id, kind="test", abstain_threshold=0.0
+    )
+    model_registry.set_live(version)
+
+    body = upload(APIClient(), jpeg_bytes()).json()
+
+    assert body["label"] == "unsure"
+    assert body["top_label"] in LABELS
+    page = client.get(f"/predictions/{body['id']}/").content.decode()
+    assert '<h1 data-testid="label">Unsure</h1>' in page
+    assert f"Its best guess is <strong>{body['top_label']}</strong>" in page
