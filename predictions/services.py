@@ -94,8 +94,12 @@ def model_promote(
     user: AbstractBaseUser | None,
     reason: str = "",
     action: ModelChange.Action = ModelChange.Action.PROMOTE,
+    by: str | None = None,
 ) -> ModelChange:
-    """Make ``version`` live: move the MLflow alias, record who and why, swap and tell every process."""
+    """Make ``version`` live: move the MLflow alias, record who and why, swap and tell every process.
+
+    ``by`` names the promoter on the MLflow version when it is not ``user`` (the retrain's guard).
+    """
     from mlcore.registry import NoModel
     from predictions.events import broadcast_model_updated
 
@@ -107,8 +111,7 @@ def model_promote(
     previous = registry.live_version() or ""
     if previous == version:
         raise ModelChangeError(f"Version {version} is already live.")
-    username = user.get_username() if user is not None else ""
-    registry.set_live(version, by=username)
+    registry.set_live(version, by=by if by is not None else (user.get_username() if user is not None else ""))
     change = ModelChange.objects.create(
         action=action, version=version, previous_version=previous, user=user, reason=reason.strip()
     )
@@ -198,20 +201,12 @@ def retrain_run(*, job_id: int) -> TrainingJob:
     job.result_version = outcome.version
     guard = ml.guard_verdict(candidate=outcome.version, live=outcome.live_before)
     if guard.passed:
-        registry = ml.registry()
-        previous = registry.live_version() or ""
-        registry.set_live(outcome.version, by="retrain guard")
-        ModelChange.objects.create(
-            action=ModelChange.Action.PROMOTE,
+        model_promote(
             version=outcome.version,
-            previous_version=previous,
             user=job.started_by,
             reason=f"retrain #{job.pk}: {guard.reason}",
+            by="retrain guard",
         )
-        ml.live_model.swap_to(outcome.version)
-        from predictions.events import broadcast_model_updated
-
-        broadcast_model_updated(outcome.version)
         job.promoted = True
     message = (
         f"Version {outcome.version} registered; "
