@@ -175,3 +175,21 @@ def register_tiny_model(tracking_uri: str, artifacts: str | None, model_name: st
     )
     registry.set_live(version, by="tests")
     return version
+
+
+@contextmanager
+def empty_redis_db(url: str) -> Iterator[object]:
+    """A Redis client on an emptied database, emptied again afterwards; skips the test when Redis is absent."""
+    import pytest
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.ConnectionError as error:
+        pytest.skip(f"Redis is not reachable at {url} ({error})")
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.mlcore.tiny_data import fer_csv, image_folder
-from tests.servers import BIN, REPO_ROOT, app_env, manage, register_tiny_model
+from tests.servers import BIN, REPO_ROOT, app_env, empty_redis_db, manage, register_tiny_model
 
 pytestmark = pytest.mark.integration
 
@@ -25,16 +25,8 @@ STATUS = "from predictions.models import TrainingJob as J; j = J.objects.get(); 
 
 @pytest.fixture
 def redis_broker():  # type: ignore[no-untyped-def]
-    import redis
-
-    client = redis.Redis.from_url(REDIS)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.skip(f"Redis is not reachable on 127.0.0.1:6379 ({error})")
-    client.flushdb()
-    yield REDIS
-    client.flushdb()
+    with empty_redis_db(REDIS):
+        yield REDIS
 
 
 def test_a_retrain_started_on_the_web_side_runs_on_a_celery_worker(tmp_path, redis_broker):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.images import jpeg_bytes
-from tests.servers import app_env, app_server, mlflow_server, moto_s3, register_tiny_model
+from tests.servers import app_env, app_server, empty_redis_db, mlflow_server, moto_s3, register_tiny_model
 
 pytestmark = pytest.mark.integration
 
@@ -63,16 +63,8 @@ def postgres_database() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def redis_client():  # type: ignore[no-untyped-def]
-    import redis
-
-    client = redis.Redis.from_url(REDIS)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.skip(f"Redis is not reachable on 127.0.0.1:6379 ({error})")
-    client.flushdb()
-    yield client
-    client.flushdb()
+    with empty_redis_db(REDIS) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
