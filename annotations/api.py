@@ -10,6 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import IsAnnotator
+from accounts.sessions import viewer_session_key
 from annotations import learning, selectors, services
 from annotations.models import Annotation
 from annotations.selectors import QueueItem
@@ -17,6 +19,7 @@ from mlcore.imageio import InvalidImage
 from predictions.api import ERROR, PredictionOutput, error
 from predictions.ml import ModelUnavailable
 from predictions.models import Expression
+from predictions.selectors import prediction_image_url
 
 
 class AnnotationOutput(serializers.ModelSerializer):
@@ -46,7 +49,8 @@ def refused(exc: services.AnnotationError) -> Response:
 
 
 class AnnotationCreateApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAnnotator]
+    throttle_scope = "labels"
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(request=AnnotationInput, responses={201: AnnotationOutput, 400: ERROR, 404: ERROR, 409: ERROR})
@@ -62,16 +66,18 @@ class AnnotationCreateApi(APIView):
 
 
 class AnnotationDetailApi(APIView):
+    """Only the annotator who gave a label, or an admin, sees or undoes it; others get 404."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={200: AnnotationOutput, 404: ERROR})
     def get(self, request: Request, annotation_id: int) -> Response:
-        annotation = selectors.annotation_get(annotation_id=annotation_id)
+        annotation = selectors.annotation_get_visible(annotation_id=annotation_id, user=request.user)
         if annotation is None:
             return error("No annotation has this id.", status.HTTP_404_NOT_FOUND)
         return Response(AnnotationOutput(annotation).data)
 
-    @extend_schema(responses={204: None, 403: ERROR, 404: ERROR})
+    @extend_schema(responses={204: None, 404: ERROR})
     def delete(self, request: Request, annotation_id: int) -> Response:
         try:
             services.annotation_undo(annotation_id=annotation_id, user=request.user)
@@ -81,7 +87,8 @@ class AnnotationDetailApi(APIView):
 
 
 class LabeledImageCreateApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAnnotator]
+    throttle_scope = "uploads"
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(request=LabeledImageInput, responses={201: AnnotationOutput, 400: ERROR, 503: ERROR})
@@ -92,7 +99,7 @@ class LabeledImageCreateApi(APIView):
                 upload=request.FILES.get("image"),
                 label=request.data.get("label"),
                 annotator=request.user,
-                session_key=_session_key(request),
+                session_key=viewer_session_key(request),
             )
         except services.AnnotationError as exc:
             return refused(exc)
@@ -124,13 +131,13 @@ class QueueItemOutput(serializers.Serializer):
     agreement = serializers.FloatField(allow_null=True)
 
     def get_image_url(self, item: QueueItem) -> str:
-        url = item.image.image.url
+        url = prediction_image_url(item.image)
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
 
 
 class QueueApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAnnotator]
 
     @extend_schema(
         parameters=[
@@ -167,15 +174,8 @@ class AgreementOutput(serializers.Serializer):
 
 
 class AgreementApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAnnotator]
 
     @extend_schema(responses={200: AgreementOutput})
     def get(self, request: Request) -> Response:
         return Response(AgreementOutput(selectors.agreement_summary()).data)
-
-
-def _session_key(request: Request) -> str:
-    session = request.session
-    if session.session_key is None:
-        session.save()
-    return session.session_key or ""

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count
 
+from accounts.roles import is_admin
 from annotations.agreement import consensus, krippendorff_alpha_nominal, pairwise_agreement
 from annotations.models import Annotation
 from mlcore.uncertainty import normalised_entropy
@@ -32,8 +33,10 @@ class QueueItem:
     agreement: float | None
 
 
-def annotation_get(*, annotation_id: int) -> Annotation | None:
-    return Annotation.objects.filter(pk=annotation_id).first()
+def annotation_get_visible(*, annotation_id: int, user: AbstractBaseUser) -> Annotation | None:
+    """None for someone else's label (unless admin), exactly as for one that does not exist."""
+    annotations = Annotation.objects.all() if is_admin(user) else Annotation.objects.filter(annotator_id=user.pk)
+    return annotations.filter(pk=annotation_id).first()
 
 
 def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] | None = None) -> list[QueueItem]:

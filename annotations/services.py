@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from annotations.models import Annotation
+from annotations.selectors import annotation_get_visible
 from infantino_site.jobs import enqueue
 from predictions import services as prediction_services
 from predictions.models import Expression
@@ -33,10 +34,6 @@ class UnknownAnnotation(AnnotationError):
 
 class AlreadyLabeled(AnnotationError):
     status = 409
-
-
-class NotYours(AnnotationError):
-    status = 403
 
 
 def check_label(label: object) -> str:
@@ -72,11 +69,9 @@ def labeled_image_create(
 
 def annotation_undo(*, annotation_id: int, user: AbstractBaseUser) -> None:
     """Remove a label; if a live version was learned from it, the live alias goes back to the one before."""
-    annotation = Annotation.objects.filter(pk=annotation_id).first()
-    if annotation is None:
+    annotation = annotation_get_visible(annotation_id=annotation_id, user=user)
+    if annotation is None:  # someone else's label reads as no label at all
         raise UnknownAnnotation("No annotation has this id.")
-    if annotation.annotator_id != user.pk and not user.is_staff:
-        raise NotYours("Only the person who gave a label (or staff) can undo it.")
     version, parent = annotation.model_version, annotation.parent_version
     learned = annotation.status == Annotation.Status.LEARNED
     with transaction.atomic():

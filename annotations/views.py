@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from accounts.roles import is_annotator
 from annotations import learning, selectors
 from predictions.models import Expression
 from predictions.selectors import live_model_summary
@@ -16,6 +18,8 @@ from predictions.selectors import live_model_summary
 @login_required
 @ensure_csrf_cookie
 def queue(request: HttpRequest) -> HttpResponse:
+    if not is_annotator(request.user):
+        raise PermissionDenied("Only annotators label photos: ask an administrator to add you to the annotator group.")
     learning.request_warm_up()
     return render(
         request,

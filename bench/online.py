@@ -71,6 +71,7 @@ def main() -> None:
             "DJANGO_SETTINGS_MODULE": "infantino_site.settings",
             "LOG_LEVEL": "WARNING",
             "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+            "INFANTINO_THROTTLE": "false",  # a label stream from one client, as fast as it goes
         }
     )
     for name in ("DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "S3_BUCKET"):

@@ -97,7 +97,7 @@ def main() -> None:
         shutil.copy(args.var / "mlflow.db", var / "mlflow.db")  # artifacts stay where the store points
         registry = Registry(f"sqlite:///{var / 'mlflow.db'}")
         model = registry.load()
-        env = app_env(var, INFANTINO_TORCH_THREADS="1", INFANTINO_MODEL_POLL_SECONDS="2")
+        env = app_env(var, INFANTINO_TORCH_THREADS="1", INFANTINO_MODEL_POLL_SECONDS="2", INFANTINO_THROTTLE="false")
         with app_server(env, var / "server.log") as url:
             for data in images[: args.warmup]:
                 post(url, data)

@@ -8,7 +8,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
+class ServiceUnavailable(RuntimeError):
+    """A service the request needs (model registry, image store) is down; the message is meant for a person."""
+
+
 def error_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ServiceUnavailable):
+        return Response({"error": str(exc)}, status=503, headers={"Retry-After": "30"})
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -62,3 +62,17 @@ def require_together(names: list[str], *, part: str) -> None:
         raise ImproperlyConfigured(
             f"{part} is partly configured ({', '.join(present)} set): set {', '.join(missing)} as well"
         )
+
+
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A request rate such as ``20/min``; ``off`` means no limit (None)."""
+    value = (env_str(name, default) or "").strip().lower()
+    if value in {"off", "none"}:
+        return None
+    count, _, period = value.partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in _RATE_PERIODS:
+        raise ImproperlyConfigured(f"{name} must be a rate like 20/min (per s, min, hour or day) or off, not {value!r}")
+    return f"{int(count)}/{period}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from infantino_site.env import env_bool, env_float, env_int, env_list, env_str, require_together
+from infantino_site.env import env_bool, env_float, env_int, env_list, env_rate, env_str, require_together
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("INFANTINO_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -45,6 +45,12 @@ if SECRET_KEY is None:
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text().strip()
+elif len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+    # Django's own bar (check --deploy's security.W009): a guessable key forges sessions and password resets.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak: use 50 or more random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -61,6 +67,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "channels",
+    "accounts",
     "predictions",
     "annotations",
 ]
@@ -192,15 +199,35 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "predictions:upload"
 LOGOUT_REDIRECT_URL = "predictions:upload"
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Requests per client before a 429: anon and user for every API call, stricter scopes for uploads and labels.
+# "off" turns one rate off; INFANTINO_THROTTLE=false turns throttling off altogether (the tests do).
+INFANTINO_THROTTLE = env_bool("INFANTINO_THROTTLE", True)
+INFANTINO_THROTTLE_RATES = {
+    "anon": env_rate("INFANTINO_THROTTLE_ANON", "120/min"),
+    "user": env_rate("INFANTINO_THROTTLE_USER", "600/min"),
+    "uploads": env_rate("INFANTINO_THROTTLE_UPLOADS", "20/min"),
+    "labels": env_rate("INFANTINO_THROTTLE_LABELS", "120/min"),
+}
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # enforces CSRF for signed-in browsers
         "rest_framework.authentication.BasicAuthentication",
     ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "infantino_site.throttling.AnonThrottle",
+        "infantino_site.throttling.UserThrottle",
+        "infantino_site.throttling.ScopeThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": INFANTINO_THROTTLE_RATES,
+    # Clients are told apart by REMOTE_ADDR; behind N proxies set INFANTINO_NUM_PROXIES=N, so X-Forwarded-For
+    # is read N hops deep and a client cannot pick its own address to dodge the throttle.
+    "NUM_PROXIES": env_int("INFANTINO_NUM_PROXIES", 0),
     "EXCEPTION_HANDLER": "infantino_site.api_errors.error_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -209,6 +236,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Infant facial expression recognition that learns from its users' labels.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ExpressionEnum": "predictions.models.Expression",
+        "PredictedLabelEnum": "predictions.models.PREDICTED_LABELS",
+    },
 }
 
 LANGUAGE_CODE = "en-us"
@@ -216,8 +247,28 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# ---- HTTPS and cookies ------------------------------------------------------------------------------
+# On by default as soon as a production part is on: a real deployment is served over HTTPS (behind a proxy
+# that terminates TLS and sets X-Forwarded-Proto). Tests serving the production profile over plain http on
+# loopback set INFANTINO_HTTPS=false.
+INFANTINO_HTTPS = env_bool("INFANTINO_HTTPS", bool(PRODUCTION_PARTS))
+SECURE_SSL_REDIRECT = INFANTINO_HTTPS
+SESSION_COOKIE_SECURE = INFANTINO_HTTPS
+CSRF_COOKIE_SECURE = INFANTINO_HTTPS
+SECURE_HSTS_SECONDS = env_int("INFANTINO_HSTS_SECONDS", 31_536_000) if INFANTINO_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = INFANTINO_HTTPS
+SECURE_HSTS_PRELOAD = env_bool("INFANTINO_HSTS_PRELOAD", False)
+if env_bool("INFANTINO_BEHIND_PROXY", INFANTINO_HTTPS):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Preloading binds the whole domain to HTTPS in browsers for good: an operator's choice, not a default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"  # a cross-site POST carries no session: the anonymous upload owner cannot be forged
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("INFANTINO_SESSION_DAYS", 14) * 24 * 3600
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {

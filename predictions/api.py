@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.sessions import owner_session_key, viewer_session_key
 from mlcore.imageio import InvalidImage
 from predictions import selectors, services
 from predictions.ml import ModelUnavailable
@@ -40,7 +41,7 @@ class PredictionOutput(serializers.ModelSerializer):
         ]
 
     def get_image_url(self, prediction: Prediction) -> str:
-        url = prediction.image.url
+        url = selectors.prediction_image_url(prediction)
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
 
@@ -56,15 +57,18 @@ def error(message: str, code: int) -> Response:
 class PredictionCreateApi(APIView):
     permission_classes = [AllowAny]
     parser_classes = [MultiPartParser, FormParser]
+    throttle_scope = "uploads"
 
-    @extend_schema(request=PredictionInput, responses={201: PredictionOutput, 400: ERROR, 503: ERROR})
+    @extend_schema(request=PredictionInput, responses={201: PredictionOutput, 400: ERROR, 429: ERROR, 503: ERROR})
     def post(self, request: Request) -> Response:
         try:
             prediction = services.prediction_create(
                 upload=request.FILES.get("image"),
                 user=request.user,
-                # A browser's session lists its uploads on the upload page; API clients get no session made for them.
-                session_key=request.session.session_key or "",
+                # Signed in, the account owns the upload; otherwise the session, whose cookie comes back with it.
+                session_key=viewer_session_key(request)
+                if request.user.is_authenticated
+                else owner_session_key(request),
             )
         except InvalidImage as exc:
             return error(str(exc), status.HTTP_400_BAD_REQUEST)
@@ -73,15 +77,33 @@ class PredictionCreateApi(APIView):
         return Response(PredictionOutput(prediction, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
+NOT_FOUND = "No prediction has this id."
+
+
 class PredictionDetailApi(APIView):
+    """Only the uploader (account or session), annotators and admins see a prediction; others get 404."""
+
     permission_classes = [AllowAny]
 
     @extend_schema(responses={200: PredictionOutput, 404: ERROR})
     def get(self, request: Request, prediction_id: str) -> Response:
-        prediction = selectors.prediction_get(prediction_id=prediction_id)
+        prediction = selectors.prediction_get_visible(
+            prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+        )
         if prediction is None:
-            return error("No prediction has this id.", status.HTTP_404_NOT_FOUND)
+            return error(NOT_FOUND, status.HTTP_404_NOT_FOUND)
         return Response(PredictionOutput(prediction, context={"request": request}).data)
+
+    @extend_schema(responses={204: None, 404: ERROR})
+    def delete(self, request: Request, prediction_id: str) -> Response:
+        """Delete the image, its file, its embeddings and every label on it (the uploader or an admin)."""
+        prediction = selectors.prediction_get_deletable(
+            prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+        )
+        if prediction is None:
+            return error(NOT_FOUND, status.HTTP_404_NOT_FOUND)
+        services.prediction_delete(prediction=prediction)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LiveModelOutput(serializers.Serializer):

@@ -6,29 +6,78 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
+from accounts import roles
 from predictions import ml
 from predictions.models import ModelChange, Prediction, TrainingJob
 
 
 def prediction_get(*, prediction_id: str) -> Prediction | None:
+    """Any prediction by id, whoever owns it: for internal use; requests go through ``prediction_get_visible``."""
+    return _first(Prediction.objects.all(), prediction_id)
+
+
+def _first(predictions: QuerySet[Prediction], prediction_id: str) -> Prediction | None:
     try:
-        return Prediction.objects.filter(pk=prediction_id).first()
+        return predictions.filter(pk=prediction_id).first()
     except ValidationError:  # not a UUID
         return None
+
+
+def _owned(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> Q:
+    """This person's uploads: by account when signed in, and by browser session (never by an empty key)."""
+    mine = Q(session_key=session_key) if session_key else Q(pk__in=[])
+    if user.is_authenticated:
+        mine |= Q(uploaded_by=user)
+    return mine
+
+
+def predictions_owned(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> QuerySet[Prediction]:
+    return Prediction.objects.filter(_owned(user=user, session_key=session_key))
+
+
+def predictions_visible(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> QuerySet[Prediction]:
+    """What this person may see: their own uploads, or every upload for annotators and admins."""
+    if roles.sees_all_images(user):
+        return Prediction.objects.all()
+    return predictions_owned(user=user, session_key=session_key)
+
+
+def prediction_get_visible(
+    *, prediction_id: str, user: AbstractBaseUser | AnonymousUser, session_key: str
+) -> Prediction | None:
+    """None for a prediction this person may not see, exactly as for one that does not exist."""
+    return _first(predictions_visible(user=user, session_key=session_key), prediction_id)
+
+
+def prediction_get_deletable(
+    *, prediction_id: str, user: AbstractBaseUser | AnonymousUser, session_key: str
+) -> Prediction | None:
+    """Only the uploader (account or session) or an admin may delete; annotators may only look."""
+    owned = Prediction.objects.all() if roles.is_admin(user) else predictions_owned(user=user, session_key=session_key)
+    return _first(owned, prediction_id)
+
+
+def prediction_image_url(prediction: Prediction) -> str:
+    """Where a page or an API client fetches the photo, asked only after the access check.
+
+    The local folder is served only through the access-checked view; S3 hands out a short-lived presigned URL.
+    """
+    if settings.SERVE_MEDIA:
+        return reverse("predictions:image", kwargs={"prediction_id": prediction.pk})
+    return prediction.image.url
 
 
 def predictions_recent(
     *, user: AbstractBaseUser | AnonymousUser, session_key: str, limit: int = 20
 ) -> QuerySet[Prediction]:
     """What this person uploaded: by account when signed in, else by browser session."""
-    mine = Q(session_key=session_key) if session_key else Q(pk__in=[])
-    if user.is_authenticated:
-        mine |= Q(uploaded_by=user)
-    return Prediction.objects.filter(mine)[:limit]
+    return predictions_owned(user=user, session_key=session_key)[:limit]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,11 +14,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from infantino_site import jobs
+from infantino_site.api_errors import ServiceUnavailable
 from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
-from predictions import ml
+from predictions import ml, selectors
 from predictions.models import ImageEmbedding, ModelChange, Prediction, TrainingJob
 
 logger = logging.getLogger(__name__)
@@ -297,3 +300,60 @@ def training_job_payload(job: TrainingJob) -> dict[str, Any]:
         "created": job.created.isoformat() if job.created else None,
         "finished": job.finished.isoformat() if job.finished else None,
     }
+
+
+# ---- privacy: deleting images and everything derived from them ----------------------------------------
+@dataclass(frozen=True)
+class Deleted:
+    predictions: int
+    annotations: int
+    embeddings: int
+    files: int
+
+
+def predictions_delete(*, predictions: QuerySet[Prediction]) -> Deleted:
+    """Delete predictions with their embeddings and labels (so replay forgets them) and each file no one else uses.
+
+    The files go inside the transaction: if storage refuses, no row is deleted and the caller may try again.
+    """
+    with transaction.atomic():
+        rows = list(predictions.values_list("pk", "image"))
+        names = {name for _, name in rows if name}
+        _, per_model = Prediction.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+        # Stored names may be derived from the content, so another prediction can share this file.
+        still_used = set(Prediction.objects.filter(image__in=names).values_list("image", flat=True))
+        orphans = sorted(names - still_used)
+        storage = Prediction._meta.get_field("image").storage
+        try:
+            for name in orphans:
+                storage.delete(name)
+        except Exception as exc:
+            logger.warning("the image store failed to delete (%s: %s)", type(exc).__name__, exc)
+            raise ServiceUnavailable("The image store cannot be reached right now; nothing was deleted.") from exc
+    logger.info("deleted %d predictions and %d stored files", len(rows), len(orphans))
+    return Deleted(
+        predictions=per_model.get("predictions.Prediction", 0),
+        annotations=per_model.get("annotations.Annotation", 0),
+        embeddings=per_model.get("predictions.ImageEmbedding", 0),
+        files=len(orphans),
+    )
+
+
+def prediction_delete(*, prediction: Prediction) -> Deleted:
+    return predictions_delete(predictions=Prediction.objects.filter(pk=prediction.pk))
+
+
+def user_data_delete(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> Deleted:
+    """Everything a person gave: their uploads (with others' labels on them) and the labels they gave."""
+    with transaction.atomic():
+        deleted = predictions_delete(predictions=selectors.predictions_owned(user=user, session_key=session_key))
+        labels = 0
+        if user.is_authenticated:
+            # Through the reverse relation by name: predictions must not import the annotations app.
+            labels, _ = user.annotations.all().delete()  # type: ignore[union-attr]
+    return Deleted(
+        predictions=deleted.predictions,
+        annotations=deleted.annotations + labels,
+        embeddings=deleted.embeddings,
+        files=deleted.files,
+    )

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import mimetypes
+from math import ceil
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import user_passes_test
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.roles import is_admin
+from accounts.sessions import owner_session_key, viewer_session_key
+from infantino_site.api_errors import ServiceUnavailable
+from infantino_site.throttling import rate_exceeded
 from mlcore.imageio import InvalidImage
 from predictions import selectors, services
 from predictions.charts import Series, line_chart
@@ -16,45 +25,89 @@ from predictions.ml import ModelUnavailable
 from predictions.models import Expression, Prediction, TrainingJob
 
 
-def _session_key(request: HttpRequest) -> str:
-    if request.session.session_key is None:
-        request.session.save()
-    return request.session.session_key or ""
-
-
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        try:
-            prediction = services.prediction_create(
-                upload=request.FILES.get("image"), user=request.user, session_key=_session_key(request)
-            )
-        except (InvalidImage, ModelUnavailable) as exc:
-            error = str(exc)
+        wait = rate_exceeded(request, scope="uploads")
+        if wait is not None:
+            error, status = f"Too many uploads: try again in {ceil(wait)} seconds.", 429
         else:
-            return redirect("predictions:result", prediction_id=prediction.id)
+            try:
+                prediction = services.prediction_create(
+                    upload=request.FILES.get("image"), user=request.user, session_key=owner_session_key(request)
+                )
+            except (InvalidImage, ModelUnavailable) as exc:
+                error, status = str(exc), 400
+            else:
+                return redirect("predictions:result", prediction_id=prediction.id)
     return render(
         request,
         "predictions/upload.html",
         {
             "error": error,
             "live_model": selectors.live_model_summary(),
-            "history": selectors.predictions_recent(user=request.user, session_key=_session_key(request)),
+            "history": selectors.predictions_recent(user=request.user, session_key=viewer_session_key(request)),
         },
-        status=400 if error else 200,
+        status=status,
     )
 
 
 def result(request: HttpRequest, prediction_id: str) -> HttpResponse:
-    prediction = selectors.prediction_get(prediction_id=prediction_id)
+    prediction = selectors.prediction_get_visible(
+        prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+    )
     if prediction is None:
         raise Http404("No prediction has this id.")
+    deletable = selectors.prediction_get_deletable(
+        prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+    )
     return render(
         request,
         "predictions/result.html",
-        {"prediction": prediction, "bars": _bars(prediction), "box": _box_percent(prediction)},
+        {
+            "prediction": prediction,
+            "bars": _bars(prediction),
+            "box": _box_percent(prediction),
+            "can_delete": deletable is not None,
+        },
     )
+
+
+@require_http_methods(["GET", "HEAD"])
+def image(request: HttpRequest, prediction_id: str) -> HttpResponse:
+    """The photo itself, for whoever may see the prediction: streamed from the local folder, or a presigned S3 URL."""
+    prediction = selectors.prediction_get_visible(
+        prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+    )
+    if prediction is None:
+        raise Http404("No prediction has this id.")
+    if not settings.SERVE_MEDIA:
+        response: HttpResponse = HttpResponseRedirect(prediction.image.url)  # expires in S3_URL_EXPIRE_SECONDS
+    else:
+        try:
+            kind = mimetypes.guess_type(prediction.image.name)[0] or "image/jpeg"
+            response = FileResponse(prediction.image.open("rb"), content_type=kind)
+        except FileNotFoundError:
+            raise Http404("The photo is gone.") from None
+    patch_cache_control(response, private=True, max_age=300)
+    return response
+
+
+@require_POST
+def delete(request: HttpRequest, prediction_id: str) -> HttpResponse:
+    prediction = selectors.prediction_get_deletable(
+        prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+    )
+    if prediction is None:
+        raise Http404("No prediction has this id.")
+    try:
+        services.prediction_delete(prediction=prediction)
+    except ServiceUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("predictions:result", prediction_id=prediction.pk)
+    messages.success(request, "The photo, its prediction and every label on it are deleted.")
+    return redirect("predictions:upload")
 
 
 def _bars(prediction: Prediction) -> list[dict[str, object]]:
@@ -81,7 +134,7 @@ def _box_percent(prediction: Prediction) -> dict[str, float] | None:
 
 
 # ---- the model-version dashboard (staff only) ----------------------------------------------------------
-staff_only = user_passes_test(lambda user: user.is_active and user.is_staff)
+staff_only = user_passes_test(is_admin)
 
 METRIC_COLUMNS = [("infant", "Infant"), ("fer", "FER2013")]
 

@@ -16,8 +16,14 @@ def inline_jobs(settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def make_annotator(django_user_model):  # type: ignore[no-untyped-def]
+    """A user in the annotator group (staff with ``is_staff=True``)."""
+
     def make(name: str = "alice", **extra: object):  # type: ignore[no-untyped-def]
-        return django_user_model.objects.create_user(username=name, password="labels-are-fun-42", **extra)
+        from accounts.services import annotator_grant
+
+        user = django_user_model.objects.create_user(username=name, password="labels-are-fun-42", **extra)
+        annotator_grant(user=user)
+        return user
 
     return make
 

@@ -63,7 +63,7 @@ def labeling_app(var_dir: Path) -> Iterator[LabelingApp]:
             env,
             "shell",
             "-c",
-            "from django.contrib.auth import get_user_model; "
-            f"get_user_model().objects.create_user({ANNOTATOR!r}, password={PASSWORD!r})",
+            "from django.contrib.auth import get_user_model; from accounts.services import annotator_grant; "
+            f"annotator_grant(user=get_user_model().objects.create_user({ANNOTATOR!r}, password={PASSWORD!r}))",
         )
         yield LabelingApp(url=url, var_dir=var_dir, base_version=version)

@@ -93,7 +93,7 @@ def production_app(tmp_path_factory, postgres_database, redis_client, s3_endpoin
             S3_ACCESS_KEY_ID="test",
             S3_SECRET_ACCESS_KEY="test",
             S3_REGION="us-east-1",
-            SECRET_KEY="integration-test-secret-key-not-for-production",
+            SECRET_KEY="integration-test-secret-key-not-for-production-0123456789",
         )
         with app_server(env, root / "server.log") as url:
             yield {"url": url, "version": version, "database": postgres_database}

@@ -40,6 +40,8 @@ def test_the_embedded_profile_needs_no_configuration(tmp_path):
         ({"INFANTINO_MAX_UPLOAD_MB": "lots"}, "INFANTINO_MAX_UPLOAD_MB"),
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({"INFANTINO_JOB_RUNNER": "celery"}, "REDIS_URL"),
+        ({"INFANTINO_THROTTLE_UPLOADS": "lots/min"}, "INFANTINO_THROTTLE_UPLOADS"),
+        ({"INFANTINO_HTTPS": "sometimes"}, "INFANTINO_HTTPS"),
     ],
 )
 def test_a_halfway_configuration_fails_at_start_naming_the_missing_variable(tmp_path, variables, named):
@@ -49,7 +51,39 @@ def test_a_halfway_configuration_fails_at_start_naming_the_missing_variable(tmp_
     assert named in result.stderr.strip().splitlines()[-1]
 
 
+STRONG_KEY = "k7-Qz9rVw2pXn4sLm8tYc1bHd6fJg3aUe5oIi0vRy7wTq2nZx8mPl"
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"DATABASE_URL": "postgres://u@127.0.0.1/db"},
+        {"REDIS_URL": "redis://127.0.0.1:6379/7"},
+        {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"},
+        {"S3_BUCKET": "b", "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s", "S3_REGION": "us-east-1"},
+    ],
+    ids=["postgres", "redis", "mlflow", "s3"],
+)
+def test_no_production_part_starts_without_its_own_secret_key(tmp_path, part):
+    result = start(tmp_path, **part)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "secret_key").exists()  # the embedded profile's generated key is never used
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["too-short-key", "x" * 60, "django-insecure-" + STRONG_KEY],
+    ids=["short", "one repeated character", "django's insecure default"],
+)
+def test_a_weak_secret_key_is_refused_in_any_profile(tmp_path, key):
+    for variables in ({}, {"DATABASE_URL": "postgres://u@127.0.0.1/db"}):
+        result = start(tmp_path, SECRET_KEY=key, **variables)
+        assert result.returncode != 0
+        assert "SECRET_KEY is too weak" in result.stderr.strip().splitlines()[-1]
+
+
 def test_database_url_switches_to_postgresql(tmp_path):
-    result = start(tmp_path, DATABASE_URL="postgres://u@127.0.0.1/db", SECRET_KEY="x" * 50)
+    result = start(tmp_path, DATABASE_URL="postgres://u@127.0.0.1/db", SECRET_KEY=STRONG_KEY)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "django.db.backends.postgresql"

@@ -1,0 +1,187 @@
+"""Each person sees only their own photos and predictions unless their role says otherwise; others get 404."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from annotations.models import Annotation
+from predictions.models import Prediction
+from tests.security.conftest import signed_in, upload
+
+pytestmark = pytest.mark.django_db
+
+UNKNOWN = "00000000-0000-0000-0000-000000000000"
+
+
+def id_routes(prediction_id: str) -> dict[str, str]:
+    return {
+        "api": f"/api/predictions/{prediction_id}/",
+        "page": f"/predictions/{prediction_id}/",
+        "image": f"/predictions/{prediction_id}/image/",
+    }
+
+
+def answers(client: APIClient, prediction_id: str) -> dict[str, int]:
+    return {name: client.get(url).status_code for name, url in id_routes(prediction_id).items()}
+
+
+def test_an_anonymous_api_upload_is_read_back_by_the_same_client_and_by_nobody_else(live_model, stranger):
+    parent = APIClient()
+    created = upload(parent)
+
+    assert answers(parent, created["id"]) == {"api": 200, "page": 200, "image": 200}
+    assert parent.get(f"/api/predictions/{created['id']}/").json() == created
+    for other in (APIClient(), signed_in(stranger)):
+        assert answers(other, created["id"]) == {"api": 404, "page": 404, "image": 404}
+
+
+def test_someone_elses_prediction_answers_exactly_like_one_that_does_not_exist(live_model, owner, stranger):
+    created = upload(signed_in(owner))
+    client = signed_in(stranger)
+
+    theirs = client.get(f"/api/predictions/{created['id']}/")
+    missing = client.get(f"/api/predictions/{UNKNOWN}/")
+
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json() == missing.json() == {"error": "No prediction has this id."}
+
+
+def test_a_signed_in_owner_sees_their_upload_from_any_session(live_model, owner):
+    created = upload(signed_in(owner))
+
+    assert answers(signed_in(owner), created["id"]) == {"api": 200, "page": 200, "image": 200}
+
+
+def test_the_photo_is_served_only_through_the_checked_route_never_from_an_open_media_path(
+    live_model, owner, isolated_media
+):
+    client = signed_in(owner)
+    created = upload(client)
+    (stored,) = [p for p in isolated_media.rglob("*") if p.is_file()]
+
+    photo = client.get(created["image_url"])
+
+    assert created["image_url"].endswith(f"/predictions/{created['id']}/image/")
+    assert photo.status_code == 200
+    assert b"".join(photo.streaming_content) == stored.read_bytes()
+    assert "private" in photo["Cache-Control"]
+    relative = stored.relative_to(isolated_media).as_posix()
+    assert client.get(f"/media/{relative}").status_code == 404
+
+
+def test_annotators_see_others_photos_to_label_them_but_cannot_delete_them(live_model, owner, annotator):
+    created = upload(signed_in(owner))
+    client = signed_in(annotator)
+
+    assert answers(client, created["id"]) == {"api": 200, "page": 200, "image": 200}
+    assert client.delete(f"/api/predictions/{created['id']}/").status_code == 404
+    assert client.post(f"/predictions/{created['id']}/delete/").status_code == 404
+    assert Prediction.objects.filter(pk=created["id"]).exists()
+
+
+def test_nobody_but_the_owner_or_an_admin_deletes_a_photo(live_model, owner, stranger, admin):
+    first, second = upload(signed_in(owner), seed=1), upload(signed_in(owner), seed=2)
+
+    assert APIClient().delete(f"/api/predictions/{first['id']}/").status_code == 404
+    assert signed_in(stranger).delete(f"/api/predictions/{first['id']}/").status_code == 404
+    assert signed_in(stranger).post(f"/predictions/{first['id']}/delete/").status_code == 404
+    assert Prediction.objects.count() == 2
+
+    assert signed_in(owner).delete(f"/api/predictions/{first['id']}/").status_code == 204
+    assert signed_in(admin).delete(f"/api/predictions/{second['id']}/").status_code == 204
+    assert Prediction.objects.count() == 0
+
+
+def test_the_upload_page_lists_only_this_persons_uploads(live_model, owner, stranger):
+    mine, theirs = upload(signed_in(owner), seed=1), upload(signed_in(stranger), seed=2)
+
+    page = signed_in(owner).get("/").content.decode()
+
+    assert f"/predictions/{mine['id']}/" in page
+    assert theirs["id"] not in page
+
+
+def test_photos_uploaded_before_signing_in_stay_with_the_person(live_model, owner, client):
+    from tests.security.conftest import PASSWORD
+
+    client.get("/")
+    csrf = client.cookies["csrftoken"].value
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.images import jpeg_bytes
+
+    client.post("/", {"image": SimpleUploadedFile("b.jpg", jpeg_bytes(size=64)), "csrfmiddlewaretoken": csrf})
+    (prediction,) = Prediction.objects.all()
+
+    assert client.post("/accounts/login/", {"username": owner.username, "password": PASSWORD}).status_code == 302
+
+    prediction.refresh_from_db()
+    assert prediction.uploaded_by == owner
+    assert client.get(f"/predictions/{prediction.pk}/").status_code == 200
+
+
+LABELING_ROUTES = [
+    ("get", "/api/queue/"),
+    ("get", "/api/agreement/"),
+    ("post", "/api/annotations/"),
+    ("post", "/api/labeled-images/"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), LABELING_ROUTES)
+def test_labeling_needs_the_annotator_role(live_model, stranger, method, url):
+    assert getattr(APIClient(), method)(url).status_code in {401, 403}
+    response = getattr(signed_in(stranger), method)(url)
+    assert response.status_code == 403
+    assert "annotator" in response.json()["error"]
+
+
+def test_the_queue_page_is_for_annotators(live_model, stranger, annotator):
+    assert APIClient().get("/label/").status_code == 302  # to sign in
+    assert signed_in(stranger).get("/label/").status_code == 403
+    assert signed_in(annotator).get("/label/").status_code == 200
+
+
+def test_the_queue_hands_annotators_photo_urls_that_only_they_can_open(live_model, owner, annotator):
+    upload(signed_in(owner))
+
+    (item,) = signed_in(annotator).get("/api/queue/").json()
+
+    assert signed_in(annotator).get(item["image_url"]).status_code == 200
+    assert APIClient().get(item["image_url"]).status_code == 404
+
+
+def test_a_label_is_seen_and_undone_only_by_its_annotator_or_an_admin(live_model, owner, annotator, make_user, admin):
+    created = upload(signed_in(owner))
+    label = Annotation.objects.create(image_id=created["id"], label="happy", annotator=annotator)
+    other_annotator = make_user("bert", annotator=True)
+    url = f"/api/annotations/{label.pk}/"
+
+    for client in (signed_in(other_annotator), signed_in(owner)):
+        assert client.get(url).status_code == 404
+        assert client.get(url).json() == client.get("/api/annotations/999999/").json()
+        assert client.delete(url).status_code == 404
+    assert Annotation.objects.filter(pk=label.pk).exists()
+    assert signed_in(annotator).get(url).status_code == 200
+    assert signed_in(admin).get(url).status_code == 200
+
+
+def test_the_me_endpoint_names_the_roles(annotator, admin, owner):
+    assert APIClient().get("/api/me/").json()["roles"] == ["uploader"]
+    assert signed_in(owner).get("/api/me/").json()["roles"] == ["uploader"]
+    assert signed_in(annotator).get("/api/me/").json()["roles"] == ["uploader", "annotator"]
+    assert signed_in(admin).get("/api/me/").json()["roles"] == ["uploader", "annotator", "admin"]
+
+
+def test_a_person_creates_an_account_and_is_signed_in(client, django_user_model):
+    client.get("/accounts/signup/")
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "newparent", "password1": "a-long-private-phrase-77", "password2": "a-long-private-phrase-77"},
+    )
+
+    assert response.status_code == 302
+    assert django_user_model.objects.filter(username="newparent").exists()
+    assert client.get("/api/me/").json()["username"] == "newparent"
+    assert client.post("/accounts/signup/", {"username": "x", "password1": "1", "password2": "1"}).status_code == 400
