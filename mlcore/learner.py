@@ -21,7 +21,7 @@ from sklearn.neural_network import MLPClassifier
 
 from mlcore.labels import NUM_CLASSES
 from mlcore.metrics import accuracy, macro_f1
-from mlcore.online import CLASSES, SKOPS_TRUSTED_TYPES, head_probabilities
+from mlcore.online import CLASSES, SKOPS_TRUSTED_TYPES, head_probabilities, load_head
 from mlcore.reference import ReferenceData
 
 GUARD_PASSED = "passed"
@@ -188,4 +188,4 @@ def warm_up() -> None:
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
             pip_requirements=["numpy"],
         )
-        mlflow.sklearn.load_model(str(path))
+        load_head(path / "model.skops")  # how the registry reads heads: skops, trusted types only

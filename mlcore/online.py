@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from sklearn.neural_network import MLPClassifier
 
@@ -64,3 +66,13 @@ def head_probabilities(head: MLPClassifier, embeddings: np.ndarray, *, temperatu
     logits -= logits.max(axis=1, keepdims=True)
     scaled = np.exp(logits)
     return scaled / scaled.sum(axis=1, keepdims=True)
+
+
+def load_head(path: Path) -> MLPClassifier:
+    """Read a head saved with skops, trusting sklearn's own types and ``SKOPS_TRUSTED_TYPES`` only: no pickle."""
+    import skops.io
+
+    head = skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)
+    if not isinstance(head, MLPClassifier):
+        raise TypeError(f"expected an MLPClassifier, found {type(head).__name__}")
+    return head

@@ -1,27 +1,45 @@
-"""The MLflow model registry: one registered model, a version per head, alias ``champion`` = live."""
+"""The MLflow model registry: one registered model, a version per head, alias ``champion`` = live.
+
+Every artifact file's SHA-256 is recorded in the tracking store when it is registered (extractor files as
+params of the extractor's run, head files as tags of the model version) and checked when it is loaded, so
+a file swapped in the artifact store (S3, a shared folder) is refused. Heads are read with skops trusting
+only sklearn's own types and ``SKOPS_TRUSTED_TYPES``, weights with ``torch.load(weights_only=True)``:
+nothing from the artifact store is ever unpickled. Versions registered before checksums existed load
+with a warning (they carry no checksum to compare with); a recorded checksum that does not match, or a
+file missing that had one, is always refused.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# MLflow's client retries a refused connection 7 times with backoff (minutes); a down server should cost seconds.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
 import mlflow
+import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from sklearn.neural_network import MLPClassifier
 
-from mlcore.extractor import Extractor
+from mlcore.extractor import CONFIG_FILE, WEIGHTS_FILE, Extractor
 from mlcore.model import ExpressionModel
-from mlcore.online import SKOPS_TRUSTED_TYPES
+from mlcore.online import SKOPS_TRUSTED_TYPES, load_head
 from mlcore.reference import REFERENCE_FILE, ReferenceData
 
 logger = logging.getLogger(__name__)
@@ -31,10 +49,27 @@ DEFAULT_MODEL_NAME = "infantino-expressions"
 EXPERIMENT = "infantino"
 # Pinned so MLflow does not infer an environment for every version (~7 s each otherwise).
 HEAD_REQUIREMENTS = ["scikit-learn==1.9.1", "skops==0.16.0", "numpy"]
+HEAD_FILE = "model.skops"
+CHECKSUM_PREFIX = "sha256/"
+# What MLflow answers for a version or alias that does not exist; every other failure means it is unreachable.
+_NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+# Written by MLflow into every download of a ``models:/`` URI (never read here), so it has no fixed checksum.
+_DOWNLOAD_NOTES = {"registered_model_meta"}
 
 
 class NoModel(LookupError):
     """No version is registered, or none carries the requested alias."""
+
+
+class RegistryUnavailable(MlflowException):
+    """The MLflow server or its artifact store cannot be reached; try again later."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=TEMPORARILY_UNAVAILABLE)
+
+
+class ArtifactRefused(RuntimeError):
+    """A model artifact does not match the checksum recorded when it was registered, or is not a kind we load."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +100,7 @@ class Registry:
         self._write_lock = threading.Lock()
         self._extractors: dict[str, Extractor] = {}
         self._references: dict[str, ReferenceData | None] = {}
+        self._known: dict[str, VersionInfo] = {}
         self._model_exists = False
 
     def _activate(self) -> None:
@@ -122,7 +158,8 @@ class Registry:
             if reference is not None:
                 reference.save(Path(tmp) / REFERENCE_FILE)
             run = self.client.create_run(self.experiment_id(), run_name="extractor", tags={"kind": "extractor"})
-            for key, value in (params or {}).items():
+            # Params cannot be changed once logged: the checksums stay what they were at registration.
+            for key, value in {**(params or {}), **_checksum_entries(Path(tmp), "extractor")}.items():
                 self.client.log_param(run.info.run_id, key, value)
             self.client.log_artifacts(run.info.run_id, tmp, artifact_path="extractor")
             self.client.set_terminated(run.info.run_id)
@@ -171,6 +208,10 @@ class Registry:
                     skops_trusted_types=SKOPS_TRUSTED_TYPES,
                     pip_requirements=HEAD_REQUIREMENTS,
                 )
+            # Checksums of the files as the artifact store holds them, kept in the tracking store beside them.
+            with tempfile.TemporaryDirectory() as tmp:
+                stored = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=tmp))
+                version_tags.update(_checksum_entries(stored, "head"))
             self._ensure_registered_model()
             # One call creates the version with all its tags (a tag per call costs a store transaction each).
             created = self.client.create_model_version(
@@ -191,17 +232,29 @@ class Registry:
 
     # ---- reading -------------------------------------------------------------------------------
     def live_version(self) -> str | None:
+        """The version the live alias names, None when there is none; raises ``RegistryUnavailable``."""
         try:
-            return str(self.client.get_model_version_by_alias(self.model_name, LIVE_ALIAS).version)
+            with _reachable("reading the live alias"):
+                return str(self.client.get_model_version_by_alias(self.model_name, LIVE_ALIAS).version)
+        except RegistryUnavailable:
+            raise
         except MlflowException:
             return None
 
     def version_info(self, version: str) -> VersionInfo:
+        """A version's tags and metrics; while MLflow is unreachable, the last ones read in this process."""
         try:
-            mv = self.client.get_model_version(self.model_name, version)
+            with _reachable(f"reading version {version}"):
+                mv = self.client.get_model_version(self.model_name, version)
+                info = _version_info(mv, self.client.get_run(str(mv.run_id)))
+        except RegistryUnavailable:
+            if version in self._known:
+                return self._known[version]
+            raise
         except MlflowException:
             raise NoModel(f"version {version} of {self.model_name} does not exist") from None
-        return _version_info(mv, self.client.get_run(str(mv.run_id)))
+        self._known[version] = info
+        return info
 
     def versions(self) -> list[VersionInfo]:
         """Every version, newest first; runs are fetched in batches, not one query per version."""
@@ -234,13 +287,23 @@ class Registry:
             return json.loads(Path(path).read_text())
 
     def load(self, version: str | None = None) -> ExpressionModel:
-        """Load a version (the live one when ``version`` is None)."""
+        """Load a version (the live one when ``version`` is None), every file checked against its checksum."""
         version = version or self.live_version()
         if version is None:
             raise NoModel("no model is live yet")
         info = self.version_info(version)
         self._activate()
-        head = mlflow.sklearn.load_model(f"models:/{self.model_name}/{version}")
+        with tempfile.TemporaryDirectory() as tmp, _reachable(f"downloading the head of version {version}"):
+            stored = Path(
+                mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{self.model_name}/{version}", dst_path=tmp)
+            )
+            _verify(stored, _recorded(info.tags, "head"), what=f"the head of version {version}", reads=(HEAD_FILE,))
+            if not (stored / HEAD_FILE).is_file():
+                raise ArtifactRefused(f"the head of version {version} is not a skops file; it is not loaded")
+            try:
+                head = load_head(stored / HEAD_FILE)
+            except Exception as error:  # skops refuses untrusted types, and anything else it cannot read
+                raise ArtifactRefused(f"the head of version {version} was refused: {error}") from None
         extractor_id = info.tags["extractor_id"]
         return ExpressionModel(
             extractor=self.load_extractor(extractor_id),
@@ -253,22 +316,94 @@ class Registry:
 
     def load_extractor(self, extractor_id: str) -> Extractor:
         if extractor_id not in self._extractors:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = self.client.download_artifacts(extractor_id, "extractor", tmp)
-                self._extractors[extractor_id] = Extractor.load(Path(path))
+            recorded = self._extractor_checksums(extractor_id)
+            with tempfile.TemporaryDirectory() as tmp, _reachable(f"downloading extractor {extractor_id}"):
+                path = Path(self.client.download_artifacts(extractor_id, "extractor", tmp))
+                _verify(path, recorded, what=f"extractor {extractor_id}", reads=(CONFIG_FILE, WEIGHTS_FILE))
+                try:
+                    self._extractors[extractor_id] = Extractor.load(path)
+                except Exception as error:  # torch.load(weights_only=True) refuses a pickle of anything but tensors
+                    raise ArtifactRefused(f"the weights of extractor {extractor_id} were refused: {error}") from None
         return self._extractors[extractor_id]
 
     def load_reference(self, extractor_id: str) -> ReferenceData | None:
         """The validation sets and replay pool stored with an extractor, if it has them."""
         if extractor_id not in self._references:
+            recorded = self._extractor_checksums(extractor_id)
             with tempfile.TemporaryDirectory() as tmp:
                 try:
-                    path = self.client.download_artifacts(extractor_id, f"extractor/{REFERENCE_FILE}", tmp)
+                    with _reachable(f"downloading the reference data of extractor {extractor_id}"):
+                        path = Path(self.client.download_artifacts(extractor_id, f"extractor/{REFERENCE_FILE}", tmp))
+                except RegistryUnavailable:
+                    raise
                 except (MlflowException, OSError):
+                    if REFERENCE_FILE in recorded:
+                        raise ArtifactRefused(f"the reference data of extractor {extractor_id} is missing") from None
                     self._references[extractor_id] = None
                 else:
-                    self._references[extractor_id] = ReferenceData.load(Path(path))
+                    checked = {REFERENCE_FILE: recorded[REFERENCE_FILE]} if REFERENCE_FILE in recorded else {}
+                    if recorded and not checked:
+                        raise ArtifactRefused(f"extractor {extractor_id} was registered without reference data")
+                    _verify(path.parent, checked, what=f"extractor {extractor_id}", reads=(REFERENCE_FILE,))
+                    self._references[extractor_id] = ReferenceData.load(path)
         return self._references[extractor_id]
+
+    def _extractor_checksums(self, extractor_id: str) -> dict[str, str]:
+        with _reachable(f"reading extractor {extractor_id}"):
+            return _recorded(self.client.get_run(extractor_id).data.params, "extractor")
+
+
+@contextmanager
+def _reachable(doing: str) -> Iterator[None]:
+    """Turn MLflow's connection failures into ``RegistryUnavailable``; "not found" answers pass through."""
+    try:
+        yield
+    except RegistryUnavailable:
+        raise
+    except MlflowException as error:
+        if error.error_code in _NOT_FOUND:
+            raise
+        raise RegistryUnavailable(f"MLflow cannot be reached ({doing}): {error.message[:300]}") from error
+    except requests.exceptions.RequestException as error:
+        raise RegistryUnavailable(f"MLflow cannot be reached ({doing}): {error}") from error
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _checksum_entries(directory: Path, part: str) -> dict[str, str]:
+    """``sha256/<part>/<file>`` → hex digest for every file under ``directory``."""
+    return {
+        f"{CHECKSUM_PREFIX}{part}/{path.relative_to(directory).as_posix()}": file_sha256(path)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and path.name not in _DOWNLOAD_NOTES
+    }
+
+
+def _recorded(entries: dict[str, str], part: str) -> dict[str, str]:
+    """The checksums recorded for ``part``, by file path relative to it."""
+    prefix = f"{CHECKSUM_PREFIX}{part}/"
+    return {key.removeprefix(prefix): value for key, value in entries.items() if key.startswith(prefix)}
+
+
+def _verify(directory: Path, recorded: dict[str, str], *, what: str, reads: tuple[str, ...]) -> None:
+    """Refuse unless every file recorded, and every file about to be read, is there and matches its checksum."""
+    if not recorded:
+        logger.warning("%s was registered before checksums were recorded: loaded unverified", what)
+        return
+    for name in sorted({*recorded, *reads}):
+        path = directory / name
+        if name not in recorded:
+            raise ArtifactRefused(f"{what} is refused: {name} was not part of it when it was registered")
+        if not path.is_file():
+            raise ArtifactRefused(f"{what} is refused: {name} is missing from the artifact store")
+        if file_sha256(path) != recorded[name]:
+            raise ArtifactRefused(f"{what} is refused: {name} does not match the checksum recorded at registration")
 
 
 def _version_info(mv: Any, run: Any | None, *, live: str | None = None) -> VersionInfo:

@@ -3,6 +3,10 @@
 Each process loads the live model once and swaps the reference when the live alias moves (noticed
 by polling at most every ``INFANTINO_MODEL_POLL_SECONDS`` or told at once through ``swap_to``). A
 request keeps the model object it started with, so a swap never disturbs one in flight.
+
+While MLflow cannot be reached, or a new version's artifacts are refused, the process keeps serving
+the model it has and asks again later (less often the longer it lasts); only a process with no model
+in memory answers that no model is available.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from django.conf import settings
 from django.db.models.fields.files import FieldFile
 from PIL import Image
 
+from infantino_site.api_errors import ServiceUnavailable
 from mlcore.labels import LABELS
 
 if TYPE_CHECKING:
@@ -27,9 +32,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# While loading fails, the next try waits twice as long each time, up to this; one warning per this many seconds.
+RETRY_MAX_SECONDS = 60.0
 
-class ModelUnavailable(RuntimeError):
-    """No model has been trained and made live yet."""
+
+class ModelUnavailable(ServiceUnavailable):
+    """No model can be served: none is trained yet, or MLflow cannot be reached and none is in memory."""
 
 
 @dataclass(frozen=True)
@@ -52,18 +60,25 @@ class LiveModel:
         self._model: ExpressionModel | None = None
         self._checked_at = 0.0
         self._load_lock = threading.Lock()
+        self._failures = 0
+        self._warned_at: float | None = None
 
     def current(self) -> ExpressionModel:
         """The live model; raises ``ModelUnavailable`` when there is none."""
         model = self._model
-        if model is None or time.monotonic() - self._checked_at > settings.INFANTINO_MODEL_POLL_SECONDS:
+        if model is None or time.monotonic() - self._checked_at > self._check_every():
             model = self._refresh()
         if model is None:
             raise ModelUnavailable("No model is trained yet: run `python manage.py bootstrap_model`.")
         return model
 
+    @property
+    def serving(self) -> ExpressionModel | None:
+        """The model in memory, without asking MLflow."""
+        return self._model
+
     def swap_to(self, version: str) -> ExpressionModel:
-        """Load ``version`` and serve it from now on."""
+        """Load ``version`` and serve it from now on; if it cannot be loaded, the model served stays."""
         with self._load_lock:
             return self._load(version)
 
@@ -77,18 +92,53 @@ class LiveModel:
         with self._load_lock:
             self._model = None
             self._checked_at = 0.0
+            self._failures = 0
+            self._warned_at = None
+
+    def _check_every(self) -> float:
+        poll = settings.INFANTINO_MODEL_POLL_SECONDS
+        if not self._failures:
+            return poll
+        return min(RETRY_MAX_SECONDS, max(poll, 1.0) * 2 ** (self._failures - 1))
 
     def _refresh(self) -> ExpressionModel | None:
+        from mlcore.registry import ArtifactRefused, RegistryUnavailable
+
         with self._load_lock:
-            if self._model is not None and time.monotonic() - self._checked_at <= settings.INFANTINO_MODEL_POLL_SECONDS:
+            if self._model is not None and time.monotonic() - self._checked_at <= self._check_every():
                 return self._model  # another thread refreshed while this one waited
-            live = registry().live_version()
+            try:
+                live = registry().live_version()
+                if live is None:
+                    self._model = None
+                elif self._model is None or self._model.version != live:
+                    self._load(live)
+            except (RegistryUnavailable, ArtifactRefused) as error:
+                self._failed(error)
+                if self._model is None:
+                    raise ModelUnavailable(
+                        "The model cannot be loaded right now (the model registry is unreachable or refused it); "
+                        "try again shortly."
+                    ) from error
+            else:
+                self._failures = 0
             self._checked_at = time.monotonic()
-            if live is None:
-                self._model = None
-            elif self._model is None or self._model.version != live:
-                self._load(live)
             return self._model
+
+    def _failed(self, error: Exception) -> None:
+        """Count a failed check and warn about it, at most once a minute: every request may hit it."""
+        self._failures += 1
+        self._checked_at = time.monotonic()
+        now = time.monotonic()
+        if self._warned_at is None or now - self._warned_at >= RETRY_MAX_SECONDS:
+            self._warned_at = now
+            serving = self._model.version if self._model is not None else None
+            logger.warning(
+                "could not check or load the live model (%s); %s; next try in %.0f s",
+                error,
+                f"still serving version {serving}" if serving else "no model to serve",
+                self._check_every(),
+            )
 
     def _load(self, version: str) -> ExpressionModel:
         import torch
@@ -133,7 +183,16 @@ def _warm_up() -> None:
 
 
 def live_version() -> str | None:
-    return registry().live_version()
+    """The live version; while MLflow is unreachable, the version this process serves (if any)."""
+    from mlcore.registry import RegistryUnavailable
+
+    try:
+        return registry().live_version()
+    except RegistryUnavailable as error:
+        serving = live_model.serving
+        if serving is None:
+            raise ModelUnavailable("The model registry cannot be reached right now; try again shortly.") from error
+        return serving.version
 
 
 # ---- full retrains ----------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 
 from django.conf import settings
@@ -25,8 +27,18 @@ UNSURE = "unsure"
 PREDICTED_LABELS = [*Expression.choices, (UNSURE, "Unsure")]
 
 
+CONTENT_NAME = re.compile(r"[0-9a-f]{64}\.jpg")
+
+
+def content_name(data: bytes) -> str:
+    """A stored image's file name: the SHA-256 of its cleaned bytes, so nothing a user sent ends up in it."""
+    return f"{hashlib.sha256(data).hexdigest()}.jpg"
+
+
 def upload_path(instance: Prediction, filename: str) -> str:
-    return f"uploads/{instance.created_day}/{instance.id}.jpg"
+    if not CONTENT_NAME.fullmatch(filename):
+        raise ValueError("an upload is stored under content_name() of its bytes, never a name from the request")
+    return f"uploads/{filename}"
 
 
 class Prediction(models.Model):
@@ -56,12 +68,6 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.model_version}) {self.id}"
-
-    @property
-    def created_day(self) -> str:
-        from django.utils import timezone
-
-        return (self.created or timezone.now()).strftime("%Y/%m/%d")
 
     @property
     def is_unsure(self) -> bool:

@@ -12,6 +12,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -21,7 +22,7 @@ from infantino_site import jobs
 from infantino_site.api_errors import ServiceUnavailable
 from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
 from predictions import ml, selectors
-from predictions.models import ImageEmbedding, ModelChange, Prediction, TrainingJob
+from predictions.models import ImageEmbedding, ModelChange, Prediction, TrainingJob, content_name
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ def prediction_create(
         uploaded_by=user if user is not None and user.is_authenticated else None,
         session_key=session_key,
     )
-    prediction.image.save(f"{prediction.id}.jpg", ContentFile(encode_clean(decoded.image)), save=False)
+    data = encode_clean(decoded.image)
+    name = prediction.image.field.generate_filename(prediction, content_name(data))
+    created = _image_store(storage=prediction.image.storage, name=name, data=data)
+    prediction.image.name = name
     try:
         with transaction.atomic():
             prediction.save(force_insert=True)
@@ -70,9 +74,37 @@ def prediction_create(
                 face_box=prediction.face_box,
             )
     except Exception:
-        prediction.image.storage.delete(prediction.image.name)
+        # No row points at the object now: remove it unless it was already there for another upload.
+        if created and not Prediction.objects.filter(image=name).exists():
+            _image_discard(storage=prediction.image.storage, name=name)
         raise
     return prediction
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The image store (S3 or the media folder) cannot be written to; nothing was saved."""
+
+
+def _image_store(*, storage: Storage, name: str, data: bytes) -> bool:
+    """Store ``data`` under its content name unless it is there already; True when this call wrote it."""
+    try:
+        if storage.exists(name):
+            return False  # the same photo again: its bytes, hence its name, are the same; never overwrite
+        saved = storage.save(name, ContentFile(data))
+    except Exception as exc:
+        logger.warning("the image store failed (%s: %s); the upload was refused", type(exc).__name__, exc)
+        raise StorageUnavailable("The image store cannot be reached right now; nothing was saved. Try again.") from exc
+    if saved != name:  # the same photo arrived twice at once: keep the copy under its content name
+        _image_discard(storage=storage, name=saved)
+        return False
+    return True
+
+
+def _image_discard(*, storage: Storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except Exception:
+        logger.exception("could not delete the stored image %s: it is left behind", name)
 
 
 def embedding_store(
@@ -103,7 +135,7 @@ def model_promote(
 
     ``by`` names the promoter on the MLflow version when it is not ``user`` (the retrain's guard).
     """
-    from mlcore.registry import NoModel
+    from mlcore.registry import ArtifactRefused, NoModel
     from predictions.events import broadcast_model_updated
 
     registry = ml.registry()
@@ -114,11 +146,14 @@ def model_promote(
     previous = registry.live_version() or ""
     if previous == version:
         raise ModelChangeError(f"Version {version} is already live.")
+    try:
+        ml.live_model.swap_to(version)  # loaded and checked before the alias moves: a refused version never goes live
+    except ArtifactRefused as error:
+        raise ModelChangeError(f"Version {version} cannot be served: {error}") from None
     registry.set_live(version, by=by if by is not None else (user.get_username() if user is not None else ""))
     change = ModelChange.objects.create(
         action=action, version=version, previous_version=previous, user=user, reason=reason.strip()
     )
-    ml.live_model.swap_to(version)
     broadcast_model_updated(version)
     logger.info("%s: version %s is live (was %s)", action, version, previous or "none")
     return change

@@ -160,7 +160,7 @@ def test_a_retrain_learns_from_the_dataset_and_from_every_image_users_labeled(li
     folder = ml.training_images(tiny_data / "infant", _consensus_labels(), tmp_path / "images")
 
     surprise = sorted(p.name for p in (folder / "surprise").iterdir())
-    assert f"labeled-{photo.pk}.jpg" in surprise
+    assert f"labeled-{photo.image.name.rsplit('/', 1)[-1]}" in surprise
     assert len([name for name in surprise if name.startswith("dataset-")]) == 4
     assert (folder / "surprise" / "dataset-0.png").is_symlink()
     assert not any(p.name.startswith("labeled-") for p in (folder / "sad").iterdir())
