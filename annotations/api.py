@@ -40,7 +40,7 @@ class AnnotationInput(serializers.Serializer):
 
 
 class LabeledImageInput(serializers.Serializer):
-    image = serializers.FileField(help_text="A photo: JPEG, PNG, WebP, BMP or GIF.")
+    image = serializers.FileField(help_text="A photo: JPEG, PNG or WebP (decided by its content, not its name).")
     label = serializers.ChoiceField(choices=Expression.values)
 
 

@@ -47,7 +47,7 @@ class PredictionOutput(serializers.ModelSerializer):
 
 
 class PredictionInput(serializers.Serializer):
-    image = serializers.FileField(help_text="A photo: JPEG, PNG, WebP, BMP or GIF.")
+    image = serializers.FileField(help_text="A photo: JPEG, PNG or WebP (decided by its content, not its name).")
 
 
 def error(message: str, code: int) -> Response:
