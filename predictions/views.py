@@ -21,7 +21,6 @@ from infantino_site.throttling import rate_exceeded
 from mlcore.imageio import InvalidImage
 from predictions import selectors, services
 from predictions.charts import Series, line_chart
-from predictions.ml import ModelUnavailable
 from predictions.models import Expression, Prediction, TrainingJob
 
 
@@ -37,8 +36,10 @@ def upload(request: HttpRequest) -> HttpResponse:
                 prediction = services.prediction_create(
                     upload=request.FILES.get("image"), user=request.user, session_key=owner_session_key(request)
                 )
-            except (InvalidImage, ModelUnavailable) as exc:
+            except InvalidImage as exc:
                 error, status = str(exc), 400
+            except ServiceUnavailable as exc:  # no model, MLflow or the image store down: nothing was kept
+                error, status = str(exc), 503
             else:
                 return redirect("predictions:result", prediction_id=prediction.id)
     return render(
