@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {
         "ExpressionEnum": "predictions.models.Expression",
+        "ExpressionValueEnum": "mlcore.labels.LABELS",  # the same labels where a serializer lists only values
         "PredictedLabelEnum": "predictions.models.PREDICTED_LABELS",
     },
 }
