@@ -5,7 +5,12 @@ the process, plus a PostgreSQL advisory lock (production) or a file lock in ``VA
 across processes, so two Celery workers can never race for a parent version or a version number.
 Each update: parent = the live version → embedding (cached per image and extractor) → mlcore's
 ``update_head`` (replay + ``partial_fit`` on a copy + the forgetting guard) → a new MLflow version
-with its lineage → the live alias moves if the guard passed → ``model.updated`` is broadcast.
+with its lineage → the live alias moves if the guard passed → the labels are recorded → ``model.updated``
+is broadcast.
+
+A job may run twice (its worker died, a service was down): a label recorded as learned is skipped; a
+version registered but never made live stays an unused version (the alias still names the last
+committed one); a version made live whose labels were not recorded yet is recorded, not learned again.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Min, Q
+from django.utils import timezone
 
 from annotations.agreement import consensus
 from annotations.models import Annotation
@@ -38,6 +46,10 @@ COUNTED = (Annotation.Status.LEARNED, Annotation.Status.HELD_BACK)
 
 _thread_lock = threading.Lock()
 _warm = threading.Event()
+
+
+class LabelWaits(RuntimeError):
+    """A label cannot be learned now (no live model, or MLflow unreachable); its job is retried later."""
 
 
 @contextmanager
@@ -67,6 +79,11 @@ class _Parent:
     model: object  # mlcore ExpressionModel
     anchor: str  # the offline-trained version the guard compares with
     baseline: dict[str, float]
+    # How this version was made, when it was learned online: its labels, their label, its parent, the guard's note.
+    learned_from: frozenset[int] = field(default=frozenset())
+    label: str = ""
+    made_from: str = ""
+    guard: str = ""
 
 
 _parents: dict[tuple[str, str], _Parent] = {}  # (model name, version) → parent state; the writer's own cache
@@ -93,6 +110,12 @@ def _parent_state(version: str) -> _Parent:
         serving = None
     model = serving if serving is not None and serving.version == version else registry.load(version)
     info = registry.version_info(version)
+    made = {
+        "learned_from": frozenset(int(pk) for pk in info.tags.get("annotation_ids", "").split(",") if pk.isdigit()),
+        "label": info.tags.get("label", ""),
+        "made_from": info.parent or "",
+        "guard": info.tags.get("guard", ""),
+    }
     if info.tags.get("kind") == "online" and info.tags.get("guard_anchor"):
         anchor = info.tags["guard_anchor"]
         baseline = {
@@ -103,7 +126,7 @@ def _parent_state(version: str) -> _Parent:
         baseline = learner.evaluate(
             model.head, registry.load_reference(model.extractor_id), temperature=model.temperature
         )
-    state = _Parent(model=model, anchor=anchor, baseline=baseline)
+    state = _Parent(model=model, anchor=anchor, baseline=baseline, **made)
     _remember(version, state)
     return state
 
@@ -180,15 +203,19 @@ def _learn(annotation_id: int) -> str | None:
     if label is None:
         return None  # waits for more annotators
     agreeing = [vote.pk for vote in votes if vote.label == label]
-    outvoted = [vote.pk for vote in votes if vote.label != label]
 
     started = time.monotonic()
     registry = ml.registry()
     parent_version = registry.live_version()
     if parent_version is None:
-        logger.warning("annotation %s waits: no live model to learn onto", annotation_id)
-        return None
+        raise LabelWaits(f"annotation {annotation_id} waits: no live model to learn onto, or MLflow is unreachable")
     parent = _parent_state(parent_version)
+    if annotation.pk in parent.learned_from:
+        # An earlier run made the live version from this label, then stopped (its worker died) before recording it.
+        _record(parent.learned_from, parent, version=parent_version, votes=votes, accepted=True)
+        broadcast_model_updated(parent_version, reason="learned", label=parent.label)
+        logger.info("annotation %s was learned into live version %s already: recorded", annotation_id, parent_version)
+        return parent_version
     model = parent.model
     vector = image_embedding(image, model)
     reference = registry.load_reference(model.extractor_id)  # type: ignore[attr-defined]
@@ -233,21 +260,21 @@ def _learn(annotation_id: int) -> str | None:
         },
     )
     learned_model = model.with_head(result.head, version=version)  # type: ignore[attr-defined]
-    _remember(version, _Parent(model=learned_model, anchor=parent.anchor, baseline=parent.baseline))
+    state = _Parent(
+        model=learned_model,
+        anchor=parent.anchor,
+        baseline=parent.baseline,
+        learned_from=frozenset(agreeing),
+        label=label,
+        made_from=parent_version,
+        guard=result.guard if result.accepted else "; ".join(result.reasons),
+    )
+    _remember(version, state)
     status = Annotation.Status.LEARNED if result.accepted else Annotation.Status.HELD_BACK
     if result.accepted:
         registry.set_live(version, by=f"annotation {','.join(str(pk) for pk in agreeing)}")
         ml.live_model.install(learned_model)  # the writer's process serves it at once; others on the broadcast
-    with transaction.atomic():
-        Annotation.objects.filter(pk__in=agreeing).update(
-            status=status,
-            model_version=version,
-            parent_version=parent_version,
-            guard_note=(result.guard if result.accepted else "; ".join(result.reasons))[:500],
-        )
-        Annotation.objects.filter(pk__in=outvoted).update(
-            status=Annotation.Status.OUTVOTED, model_version=version, parent_version=parent_version
-        )
+    _record(state.learned_from, state, version=version, votes=votes, accepted=result.accepted)
     if result.accepted:
         broadcast_model_updated(version, reason="learned", label=label)
     logger.info(
@@ -260,6 +287,44 @@ def _learn(annotation_id: int) -> str | None:
         1000 * (time.monotonic() - started),
     )
     return version
+
+
+def _record(agreeing: frozenset[int], made: _Parent, *, version: str, votes: list[Annotation], accepted: bool) -> None:
+    """Write what became of an image's queued labels once ``version`` was made from ``agreeing``."""
+    status = Annotation.Status.LEARNED if accepted else Annotation.Status.HELD_BACK
+    outvoted = [vote.pk for vote in votes if vote.pk not in agreeing and vote.label != made.label]
+    with transaction.atomic():
+        Annotation.objects.filter(pk__in=agreeing, status=Annotation.Status.QUEUED).update(
+            status=status, model_version=version, parent_version=made.made_from, guard_note=made.guard[:500]
+        )
+        Annotation.objects.filter(pk__in=outvoted).update(
+            status=Annotation.Status.OUTVOTED, model_version=version, parent_version=made.made_from
+        )
+
+
+def requeue_waiting_labels(*, older_than: float | None = None) -> int:
+    """Queue a learn job again for each image whose labels have waited ``older_than`` seconds; returns how many.
+
+    Covers jobs lost with a dead worker or given up after their retries. Only images with enough queued
+    labels for a consensus are queued; a job that finds its label settled meanwhile does nothing.
+    """
+    from infantino_site.jobs import enqueue
+
+    seconds = settings.INFANTINO_RELEARN_AFTER_SECONDS if older_than is None else older_than
+    cutoff = timezone.now() - timedelta(seconds=seconds)
+    waiting = (
+        Annotation.objects.filter(status=Annotation.Status.QUEUED)
+        .values("image_id")
+        .annotate(votes=Count("id"), first=Min("id"), oldest=Min("created"))
+        .filter(Q(votes__gte=settings.INFANTINO_LABELS_PER_IMAGE), oldest__lte=cutoff)
+        .order_by("first")
+    )
+    firsts = [row["first"] for row in waiting]
+    for annotation_id in firsts:
+        enqueue("annotations.tasks.learn", annotation_id=annotation_id)
+    if firsts:
+        logger.info("queued %d waiting labels again", len(firsts))
+    return len(firsts)
 
 
 # ---- undo -----------------------------------------------------------------------------------------------

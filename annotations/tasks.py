@@ -15,3 +15,7 @@ def undo(*, version: str, parent: str) -> None:
 
 def warm_up() -> None:
     learning.warm_up()
+
+
+def learn_waiting(*, older_than: float | None = None) -> None:
+    learning.requeue_waiting_labels(older_than=older_than)

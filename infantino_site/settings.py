@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -126,6 +127,8 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 if S3_BUCKET:
+    from botocore.config import Config as S3ClientConfig
+
     default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -138,7 +141,13 @@ if S3_BUCKET:
             "querystring_auth": True,
             "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300),
             "file_overwrite": False,
-            "signature_version": "s3v4",
+            # While S3 is down an upload answers 503 within seconds instead of holding a worker for minutes.
+            "client_config": S3ClientConfig(
+                signature_version="s3v4",
+                connect_timeout=env_float("S3_CONNECT_TIMEOUT_SECONDS", 3.0),
+                read_timeout=env_float("S3_READ_TIMEOUT_SECONDS", 10.0),
+                retries={"max_attempts": env_int("S3_MAX_ATTEMPTS", 3), "mode": "standard"},
+            ),
         },
     }
 else:
@@ -151,7 +160,14 @@ SERVE_MEDIA = not S3_BUCKET
 
 # ---- channels, cache and background jobs -----------------------------------------------------------
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # channels-redis waits 5 s for a message and redis-py 8 gives up reading after 5 s by default: a longer
+    # read timeout keeps an idle websocket from dying every few seconds.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CELERY_BROKER_URL = REDIS_URL
@@ -165,12 +181,47 @@ if INFANTINO_JOB_RUNNER not in {"thread", "celery", "inline"}:
     raise ImproperlyConfigured(f"INFANTINO_JOB_RUNNER must be thread, celery or inline, not {INFANTINO_JOB_RUNNER!r}")
 if INFANTINO_JOB_RUNNER == "celery" and not CELERY_BROKER_URL:
     raise ImproperlyConfigured("INFANTINO_JOB_RUNNER=celery needs REDIS_URL for the broker")
+# Queues: online-learning jobs go to one worker process (`-Q online --concurrency 1`: one writer, in order),
+# retrains to their own worker(s) so a long retrain never delays a label; anything else to the default queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+INFANTINO_JOB_QUEUES = {
+    "annotations.tasks.learn": "online",
+    "annotations.tasks.undo": "online",
+    "annotations.tasks.warm_up": "online",
+    "annotations.tasks.learn_waiting": "online",
+    "predictions.tasks.run_retrain": "training",
+}
+CELERY_TASK_ROUTES = ["infantino_site.celery.route_job"]
+# A job is acknowledged when it has finished, and one whose worker died is handed to another worker:
+# every job is safe to run twice (the single writer checks what is already done).
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis redelivers a job taken by a worker that vanished after this long; it must outlast the longest job
+# (a full retrain) and the longest retry delay, or a running job would be handed out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A job that fails (MLflow or S3 unreachable, say) runs again after 2, 4, 8 … s, at most this many times;
+# a label still queued after that is queued again by the sweep below, so it waits instead of vanishing.
+INFANTINO_JOB_MAX_RETRIES = env_int("INFANTINO_JOB_MAX_RETRIES", 12)
+INFANTINO_JOB_RETRY_MAX_DELAY = env_float("INFANTINO_JOB_RETRY_MAX_DELAY", 300.0)
+# Labels still queued this long are queued again (every that many seconds; at once when a worker starts).
+INFANTINO_RELEARN_AFTER_SECONDS = env_int("INFANTINO_RELEARN_AFTER_SECONDS", 120)
+INFANTINO_PERIODIC_JOBS = {"annotations.tasks.learn_waiting": INFANTINO_RELEARN_AFTER_SECONDS}
+CELERY_BEAT_SCHEDULE = {
+    path: {"task": "infantino.run_job", "schedule": float(seconds), "args": [path, {}]}
+    for path, seconds in INFANTINO_PERIODIC_JOBS.items()
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # ---- MLflow and the model -------------------------------------------------------------------------
 INFANTINO_MLFLOW_URI = MLFLOW_TRACKING_URI or f"sqlite:///{VAR_DIR / 'mlflow.db'}"
 INFANTINO_MLFLOW_ARTIFACTS = None if MLFLOW_TRACKING_URI else (VAR_DIR / "mlartifacts").as_uri()
+if MLFLOW_TRACKING_URI:
+    # MLflow's client retries a refused request for ~4 minutes by default, holding the single writer all that
+    # time; a few quick tries are enough, the job's own retry with backoff does the waiting.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 INFANTINO_MODEL_NAME = env_str("INFANTINO_MODEL_NAME", "infantino-expressions")
 INFANTINO_MODEL_POLL_SECONDS = env_float("INFANTINO_MODEL_POLL_SECONDS", 2.0)
 INFANTINO_TORCH_THREADS = env_int("INFANTINO_TORCH_THREADS", 1)

@@ -1,16 +1,23 @@
-"""Real processes for integration and browser tests: the app under daphne, moto's S3, an MLflow server."""
+"""Real processes for integration and browser tests: the app under daphne, Celery workers, moto's S3, an
+MLflow server, PostgreSQL databases of their own, and a proxy that takes a server away on cue."""
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -124,19 +131,26 @@ def moto_s3() -> Iterator[str]:
 
 
 @contextmanager
-def mlflow_server(root: Path) -> Iterator[str]:
-    """An MLflow tracking server (sqlite backend, proxied artifacts) on loopback; yields its URI."""
+def mlflow_server(
+    root: Path, *, backend_store_uri: str | None = None, artifacts_destination: str | None = None, **env_extra: str
+) -> Iterator[str]:
+    """An MLflow tracking server with proxied artifacts on loopback; yields its URI.
+
+    By default its store is SQLite and its artifacts a folder in ``root``; production's is PostgreSQL
+    (``postgresql+psycopg://…``) and S3 (``s3://bucket/prefix``, with ``MLFLOW_S3_ENDPOINT_URL`` and
+    ``AWS_*`` in ``env_extra``).
+    """
     port = free_port()
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **env_extra}
     with open(root / "mlflow-server.log", "w") as log:
         process = subprocess.Popen(
             [
                 str(BIN / "mlflow"),
                 "server",
                 "--backend-store-uri",
-                f"sqlite:///{root / 'mlflow.db'}",
+                backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
                 "--artifacts-destination",
-                str(root / "artifacts"),
+                artifacts_destination or str(root / "artifacts"),
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -193,3 +207,330 @@ def empty_redis_db(url: str) -> Iterator[object]:
         yield client
     finally:
         client.flushdb()
+
+
+@contextmanager
+def postgres_database(prefix: str = "infantino_it") -> Iterator[str]:
+    """A PostgreSQL database of the caller's own on this machine's server, dropped afterwards; skips when absent."""
+    import pytest
+
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(f"{POSTGRES}/test", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({error})")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+
+
+def create_user(env: dict[str, str], username: str, password: str, *, staff: bool = False) -> None:
+    """An account that may upload and label (it holds the annotation permissions the annotator role grants)."""
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; from django.contrib.auth.models import Permission; "
+        f"user = get_user_model().objects.create_user({username!r}, password={password!r}, is_staff={staff!r}); "
+        "user.user_permissions.add(*Permission.objects.filter(content_type__app_label='annotations', "
+        "codename__in=['add_annotation', 'view_annotation', 'delete_annotation']))",
+    )
+
+
+class CeleryWorker:
+    """A real ``celery worker`` in a session of its own, so that ``kill`` takes its pool processes with it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, queues: str = "online", concurrency: int = 1) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "a")  # noqa: SIM115 (closed in stop/kill)
+        self.process = subprocess.Popen(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "infantino_site",
+                "worker",
+                "-Q",
+                queues,
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{uuid.uuid4().hex[:6]}@%h",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while " ready." not in self.log():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"celery worker not ready after {timeout} s:\n{self.log()[-3000:]}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once: nothing gets to clean up."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=20)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], log_path: Path, **options: object) -> Iterator[CeleryWorker]:
+    worker = CeleryWorker(env, log_path, **options)  # type: ignore[arg-type]
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+class ServiceProxy:
+    """An HTTP reverse proxy on loopback in front of a real server, for fault tests.
+
+    ``stop()`` closes its port and every open connection (the service is down for its clients);
+    ``start()`` opens the same port again. ``hold(method, path)`` stops the next such request — before
+    it reaches the server (it then never does), or after, keeping its answer — until ``release()``, so
+    a test can kill a client at that exact point of its conversation with the server.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target.removeprefix("http://").rstrip("/")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: http.server.ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._hold: tuple[str, str, bool] | None = None
+        self.held = threading.Event()
+        self._released = threading.Event()
+
+    def start(self) -> None:
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with proxy._lock:
+                    proxy._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with proxy._lock:
+                    proxy._connections.discard(self.connection)
+                super().finish()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self._body()
+                holding = proxy._matches(self.command, self.path)
+                if holding is False:
+                    proxy._wait_for_release()
+                    self.close_connection = True
+                    return  # its client was killed meanwhile: the request never reaches the server
+                upstream = http.client.HTTPConnection(proxy.target, timeout=120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "transfer-encoding"}}
+                headers["Content-Length"] = str(len(body))
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                upstream.close()
+                if holding:
+                    proxy._wait_for_release()
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in {"transfer-encoding", "content-length", "connection"}:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks = []
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return b"".join(chunks)
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
+
+        class Server(http.server.ThreadingHTTPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, name="service-proxy", daemon=True).start()
+
+    def stop(self) -> None:
+        """Close the port and cut every open connection."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._server = None
+        with self._lock:
+            for connection in list(self._connections):
+                with suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            self._connections.clear()
+
+    def hold(self, method: str, path_part: str, *, after_forwarding: bool) -> threading.Event:
+        """Stop the next ``method`` request to a path containing ``path_part``; the event is set when it arrives."""
+        self.held.clear()
+        self._released.clear()
+        self._hold = (method, path_part, after_forwarding)
+        return self.held
+
+    def release(self) -> None:
+        self._hold = None
+        self._released.set()
+
+    def _matches(self, method: str, path: str) -> bool | None:
+        """None: pass it on; otherwise hold it (False: before forwarding, True: after). Only the first match."""
+        with self._lock:
+            if self._hold is None or self.held.is_set() or method != self._hold[0] or self._hold[1] not in path:
+                return None
+            self.held.set()
+            return self._hold[2]
+
+    def _wait_for_release(self) -> None:
+        self._released.wait(timeout=300)
+
+
+@contextmanager
+def service_proxy(target: str) -> Iterator[ServiceProxy]:
+    proxy = ServiceProxy(target)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.release()
+        proxy.stop()
+
+
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+    import boto3
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+
+
+@dataclass
+class ProductionStack:
+    """The production profile on loopback: N web processes, one online-learning worker and their services."""
+
+    web: list[str]
+    env: dict[str, str]
+    mlflow: str
+    s3: str
+    bucket: str
+    database: str
+    base_version: str
+    worker: CeleryWorker
+    root: Path
+
+
+@contextmanager
+def production_stack(
+    root: Path,
+    *,
+    redis_url: str,
+    web_processes: int = 2,
+    web_env: list[dict[str, str]] | None = None,
+    user: tuple[str, str] | None = None,
+    **env_extra: str,
+) -> Iterator[ProductionStack]:
+    """PostgreSQL (a database of its own), Redis (``redis_url``, emptied), moto's S3, an MLflow server on a
+    PostgreSQL store with S3 artifacts, ``web_processes`` daphne processes (``web_env[i]`` added to the i-th
+    one's environment) and a Celery worker on the ``online`` queue with concurrency 1."""
+    bucket, artifacts = "infantino-images", "infantino-mlflow"
+    with ExitStack() as stack:
+        stack.enter_context(empty_redis_db(redis_url))
+        database = stack.enter_context(postgres_database("infantino_app"))
+        mlflow_store = stack.enter_context(postgres_database("infantino_mlflow"))
+        s3 = stack.enter_context(moto_s3())
+        for name in (bucket, artifacts):
+            s3_client(s3).create_bucket(Bucket=name)
+        mlflow = stack.enter_context(
+            mlflow_server(
+                root,
+                backend_store_uri=mlflow_store.replace("postgresql://", "postgresql+psycopg://", 1),
+                artifacts_destination=f"s3://{artifacts}/mlflow",
+                MLFLOW_S3_ENDPOINT_URL=s3,
+                **S3_KEYS,
+            )
+        )
+        base = register_tiny_model(mlflow, None)
+        env = app_env(
+            root / "var",
+            DATABASE_URL=database,
+            REDIS_URL=redis_url,
+            MLFLOW_TRACKING_URI=mlflow,
+            S3_BUCKET=bucket,
+            S3_ENDPOINT_URL=s3,
+            S3_ACCESS_KEY_ID="test",
+            S3_SECRET_ACCESS_KEY="test",
+            S3_REGION="us-east-1",
+            SECRET_KEY="production-stack-test-secret-key-not-for-production-0123456789",
+            INFANTINO_WARM_START="true",
+            **env_extra,
+        )
+        web = []
+        for i in range(web_processes):
+            extra = web_env[i] if web_env and i < len(web_env) else {}
+            web.append(stack.enter_context(app_server({**env, **extra}, root / f"web-{i + 1}.log")))
+        if user is not None:
+            create_user(env, *user)
+        worker = stack.enter_context(celery_worker(env, root / "worker.log"))
+        yield ProductionStack(
+            web=web,
+            env=env,
+            mlflow=mlflow,
+            s3=s3,
+            bucket=bucket,
+            database=database,
+            base_version=base,
+            worker=worker,
+            root=root,
+        )
