@@ -39,7 +39,18 @@ def test_a_retrain_started_on_the_web_side_runs_on_a_celery_worker(tmp_path, red
     manage(env, "migrate", "--noinput")
     with open(tmp_path / "worker.log", "w") as log:
         worker = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "infantino_site", "worker", "--pool", "solo", "--loglevel", "info"],
+            [
+                str(BIN / "celery"),
+                "-A",
+                "infantino_site",
+                "worker",
+                "-Q",
+                "training",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "info",
+            ],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,

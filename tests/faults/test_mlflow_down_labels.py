@@ -1,0 +1,125 @@
+"""MLflow unreachable: a label is still accepted, waits queued while its job is retried, and is learned once
+MLflow is back — with a Celery worker (production) and with the in-process job thread (embedded runner).
+
+The app reaches a real MLflow server through a proxy on loopback; stopping the proxy closes that port.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.images import jpeg_bytes
+from tests.servers import (
+    ServiceProxy,
+    app_env,
+    app_server,
+    celery_worker,
+    create_user,
+    empty_redis_db,
+    mlflow_server,
+    postgres_database,
+    register_tiny_model,
+    service_proxy,
+)
+
+pytestmark = pytest.mark.integration
+
+REDIS = "redis://127.0.0.1:6379/11"
+USER, PASSWORD = "patient", "labels-wait-for-mlflow-3"
+MODEL = "infantino-expressions"
+
+
+@dataclass
+class Services:
+    mlflow: str
+    proxy: ServiceProxy
+    env: dict[str, str]
+    root: Path
+
+    def live(self) -> str:
+        from mlflow import MlflowClient
+
+        return str(
+            MlflowClient(self.mlflow, registry_uri=self.mlflow).get_model_version_by_alias(MODEL, "champion").version
+        )
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory) -> Iterator[Services]:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("mlflow-down")
+    with (
+        empty_redis_db(REDIS),
+        postgres_database("infantino_mlflow_down") as database,
+        mlflow_server(root) as mlflow,
+        service_proxy(mlflow) as proxy,
+    ):
+        register_tiny_model(mlflow, None)
+        env = app_env(
+            root / "var",
+            DATABASE_URL=database,
+            REDIS_URL=REDIS,
+            MLFLOW_TRACKING_URI=proxy.url,
+            SECRET_KEY="mlflow-down-test-secret-key-not-for-production-0123456789",
+            INFANTINO_WARM_START="true",
+            INFANTINO_FORGETTING_GUARD="false",  # a tiny random model: every update goes live
+        )
+        yield Services(mlflow=mlflow, proxy=proxy, env=env, root=root)
+
+
+def user(runner: str) -> requests.Session:
+    session = requests.Session()
+    session.auth = (f"{USER}-{runner}", PASSWORD)
+    return session
+
+
+@pytest.mark.parametrize("runner", ["celery", "thread"])
+def test_a_label_given_while_mlflow_is_down_waits_and_is_learned_when_mlflow_is_back(services, runner):
+    env = {**services.env, "INFANTINO_JOB_RUNNER": runner}
+    with ExitStack() as running:
+        url = running.enter_context(app_server(env, services.root / f"web-{runner}.log"))
+        if runner == "celery":
+            running.enter_context(celery_worker(env, services.root / "worker.log"))
+        create_user(env, f"{USER}-{runner}", PASSWORD)
+        log = services.root / ("worker.log" if runner == "celery" else f"web-{runner}.log")
+        upload = user(runner).post(
+            f"{url}/api/predictions/",
+            files={"image": ("baby.jpg", jpeg_bytes(size=64, seed=len(runner)), "image/jpeg")},
+            timeout=60,
+        )
+        assert upload.status_code == 201, upload.text
+        live_before = services.live()
+
+        services.proxy.stop()
+        try:
+            answer = user(runner).post(
+                f"{url}/api/annotations/", json={"image": upload.json()["id"], "label": "fear"}, timeout=60
+            )
+            assert answer.status_code == 201, answer.text
+            annotation_id = answer.json()["id"]
+            deadline = time.monotonic() + 90
+            while "retrying in" not in log.read_text(errors="replace"):  # a learning attempt failed and will retry
+                assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+                time.sleep(0.5)
+            waiting = user(runner).get(f"{url}/api/annotations/{annotation_id}/", timeout=30).json()
+        finally:
+            services.proxy.start()
+
+        assert waiting["status"] == "queued"
+        assert services.live() == live_before
+        deadline = time.monotonic() + 120
+        while (found := user(runner).get(f"{url}/api/annotations/{annotation_id}/", timeout=30).json())[
+            "status"
+        ] == "queued":
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+
+    assert found["status"] == "learned"
+    assert found["parent_version"] == live_before
+    assert found["model_version"] == services.live() != live_before

@@ -1,0 +1,182 @@
+"""A Celery worker killed in the middle of an online update: the live model stays the last committed version,
+and a fresh worker learns the label exactly once.
+
+The worker talks to a real MLflow server through a proxy that stops its request to move the live alias
+(before the server sees it, or after it moved the alias); the test SIGKILLs the worker and its pool right then.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.images import jpeg_bytes
+from tests.servers import (
+    CeleryWorker,
+    ServiceProxy,
+    app_env,
+    app_server,
+    create_user,
+    empty_redis_db,
+    mlflow_server,
+    postgres_database,
+    register_tiny_model,
+    service_proxy,
+)
+
+pytestmark = pytest.mark.integration
+
+REDIS = "redis://127.0.0.1:6379/12"
+USER, PASSWORD = "killjoy", "labels-survive-kill-9"
+MODEL = "infantino-expressions"
+SET_ALIAS = "/registered-models/alias"
+
+
+@dataclass
+class Stack:
+    url: str
+    mlflow: str
+    proxy: ServiceProxy
+    env: dict[str, str]
+    root: Path
+    base: str
+
+    def client(self):  # type: ignore[no-untyped-def]
+        from mlflow import MlflowClient
+
+        return MlflowClient(self.mlflow, registry_uri=self.mlflow)
+
+    def live(self) -> str:
+        return str(self.client().get_model_version_by_alias(MODEL, "champion").version)
+
+    def versions(self) -> dict[str, dict[str, str]]:
+        found = self.client().search_model_versions(f"name = '{MODEL}'")
+        return {str(mv.version): dict(mv.tags) for mv in found}
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.auth = (USER, PASSWORD)
+        return session
+
+    def label_new_image(self, seed: int, label: str) -> int:
+        session = self.session()
+        upload = session.post(
+            f"{self.url}/api/predictions/",
+            files={"image": (f"{seed}.jpg", jpeg_bytes(size=64, seed=seed), "image/jpeg")},
+            timeout=60,
+        )
+        assert upload.status_code == 201, upload.text
+        answer = session.post(
+            f"{self.url}/api/annotations/", json={"image": upload.json()["id"], "label": label}, timeout=30
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    def annotation(self, annotation_id: int) -> dict:
+        return self.session().get(f"{self.url}/api/annotations/{annotation_id}/", timeout=30).json()
+
+    def wait_settled(self, annotation_id: int, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while (found := self.annotation(annotation_id))["status"] == "queued":
+            assert time.monotonic() < deadline, f"annotation {annotation_id} still queued after {timeout} s"
+            time.sleep(0.3)
+        return found
+
+    def worker(self, name: str) -> CeleryWorker:
+        worker = CeleryWorker(self.env, self.root / f"{name}.log")
+        worker.wait_ready()
+        return worker
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("worker-killed")
+    with (
+        empty_redis_db(REDIS),
+        postgres_database("infantino_kill") as database,
+        mlflow_server(root) as mlflow,
+        service_proxy(mlflow) as proxy,
+    ):
+        base = register_tiny_model(mlflow, None)
+        env = app_env(
+            root / "var",
+            DATABASE_URL=database,
+            REDIS_URL=REDIS,
+            MLFLOW_TRACKING_URI=proxy.url,
+            SECRET_KEY="worker-killed-test-secret-key-" * 2,
+            INFANTINO_FORGETTING_GUARD="false",  # a tiny random model: every update goes live
+        )
+        with app_server(env, root / "web.log") as url:
+            create_user(env, USER, PASSWORD)
+            yield Stack(url=url, mlflow=mlflow, proxy=proxy, env=env, root=root, base=base)
+
+
+def lineage(stack: Stack, version: str) -> list[str]:
+    """The versions from ``version`` back through their parents."""
+    tags, line = stack.versions(), []
+    while version:
+        line.append(version)
+        version = tags[version].get("parent_version", "")
+    return line
+
+
+def test_a_worker_killed_before_the_alias_moves_leaves_the_last_version_live_and_the_label_is_learned_once(stack):
+    live_before = stack.live()
+    held = stack.proxy.hold("POST", SET_ALIAS, after_forwarding=False)
+    first = stack.worker("first-worker")
+    try:
+        annotation_id = stack.label_new_image(seed=11, label="happy")
+        assert held.wait(120), first.log()[-3000:]  # the new version is registered; the alias is about to move
+    finally:
+        first.kill()
+        stack.proxy.release()
+
+    orphans = [v for v, tags in stack.versions().items() if tags.get("annotation_ids") == str(annotation_id)]
+    assert len(orphans) == 1  # registered before the kill …
+    assert stack.live() == live_before  # … but never made live: the last committed version still is
+    assert stack.annotation(annotation_id)["status"] == "queued"  # and the label is not lost
+
+    second = stack.worker("second-worker")
+    try:
+        settled = stack.wait_settled(annotation_id)
+    finally:
+        second.stop()
+
+    live = stack.live()
+    assert settled["status"] == "learned"
+    assert settled["model_version"] == live and live != orphans[0]
+    assert settled["parent_version"] == live_before
+    learned_in = [v for v in lineage(stack, live) if stack.versions()[v].get("annotation_ids") == str(annotation_id)]
+    assert learned_in == [live]  # exactly once in the live line
+
+
+def test_a_worker_killed_after_the_alias_moved_is_recorded_by_the_next_worker_not_learned_again(stack):
+    held = stack.proxy.hold("POST", SET_ALIAS, after_forwarding=True)
+    first = stack.worker("third-worker")
+    try:
+        annotation_id = stack.label_new_image(seed=12, label="sad")
+        assert held.wait(120), first.log()[-3000:]  # MLflow moved the alias; the worker never hears back
+    finally:
+        first.kill()
+        stack.proxy.release()
+
+    live = stack.live()
+    assert stack.versions()[live].get("annotation_ids") == str(annotation_id)
+    assert stack.annotation(annotation_id)["status"] == "queued"
+    versions_before = set(stack.versions())
+
+    second = stack.worker("fourth-worker")
+    try:
+        settled = stack.wait_settled(annotation_id)
+    finally:
+        second.stop()
+
+    assert settled["status"] == "learned"
+    assert settled["model_version"] == live == stack.live()
+    assert settled["parent_version"] == stack.versions()[live]["parent_version"]
+    assert set(stack.versions()) == versions_before  # recorded, not learned a second time
