@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 # While loading fails, the next try waits twice as long each time, up to this; one warning per this many seconds.
 RETRY_MAX_SECONDS = 60.0
+UNAVAILABLE = "The model cannot be loaded right now (MLflow is unreachable or refused its files); try again shortly."
 
 
 class ModelUnavailable(ServiceUnavailable):
@@ -105,8 +106,11 @@ class LiveModel:
         from mlcore.registry import ArtifactRefused, RegistryUnavailable
 
         with self._load_lock:
-            if self._model is not None and time.monotonic() - self._checked_at <= self._check_every():
+            recently = time.monotonic() - self._checked_at <= self._check_every()
+            if recently and self._model is not None:
                 return self._model  # another thread refreshed while this one waited
+            if recently and self._failures:
+                raise ModelUnavailable(UNAVAILABLE)  # known to fail: do not make every request wait on MLflow
             try:
                 live = registry().live_version()
                 if live is None:
@@ -116,10 +120,7 @@ class LiveModel:
             except (RegistryUnavailable, ArtifactRefused) as error:
                 self._failed(error)
                 if self._model is None:
-                    raise ModelUnavailable(
-                        "The model cannot be loaded right now (the model registry is unreachable or refused it); "
-                        "try again shortly."
-                    ) from error
+                    raise ModelUnavailable(UNAVAILABLE) from error
             else:
                 self._failures = 0
             self._checked_at = time.monotonic()

@@ -1,0 +1,82 @@
+"""MLflow goes away: a process keeps serving the model it loaded; one with nothing loaded answers 503."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from predictions import ml
+from predictions.models import Prediction
+from tests.images import jpeg_bytes
+from tests.servers import free_port, mlflow_server, register_tiny_model
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+
+
+def post(seed: int = 0):  # type: ignore[no-untyped-def]
+    upload = SimpleUploadedFile("b.jpg", jpeg_bytes(seed=seed))
+    return APIClient().post("/api/predictions/", {"image": upload}, format="multipart")
+
+
+@pytest.fixture
+def fresh_process(settings):  # type: ignore[no-untyped-def]
+    """This test's own model name, nothing loaded, and MLflow asked on every request unless known to be down."""
+    settings.INFANTINO_MODEL_NAME = f"down-{uuid.uuid4().hex[:8]}"
+    settings.INFANTINO_MODEL_POLL_SECONDS = 0
+    ml.live_model.reset()
+    yield settings
+    ml.live_model.reset()
+
+
+def test_a_loaded_model_keeps_serving_while_mlflow_is_down_and_mlflow_is_asked_again_later(
+    fresh_process, tmp_path, caplog
+):
+    settings = fresh_process
+    with mlflow_server(tmp_path) as uri:
+        settings.INFANTINO_MLFLOW_URI, settings.INFANTINO_MLFLOW_ARTIFACTS = uri, None
+        version = register_tiny_model(uri, None, settings.INFANTINO_MODEL_NAME)
+        loaded = post(seed=1)
+        assert loaded.status_code == 201 and loaded.json()["model_version"] == version
+    # The server is stopped now: nothing answers at its address.
+
+    with caplog.at_level(logging.WARNING, logger="predictions.ml"):
+        first, first_took = timed(post, seed=2)  # finds MLflow down: a few seconds of the client's retries
+        soon = [timed(post, seed=seed) for seed in (3, 4)]  # within the retry interval: MLflow is not asked
+        live = APIClient().get("/api/models/live/")
+        time.sleep(1.2)
+        later, later_took = timed(post, seed=5)  # past it: asked again, still down
+
+    answers = [first, *(answer for answer, _ in soon), later]
+    assert [a.status_code for a in answers] == [201] * 4
+    assert {a.json()["model_version"] for a in answers} == {version}
+    assert Prediction.objects.count() == 5
+    assert first_took < 15 and max(took for _, took in soon) < 1 and later_took > 1, (first_took, soon, later_took)
+    assert live.status_code == 200 and live.json()["version"] == version  # answered from what this process knows
+    warnings = [r.getMessage() for r in caplog.records if "could not check or load the live model" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # one warning a minute, not one per request
+    assert f"still serving version {version}" in warnings[0]
+
+
+def timed(call, **kwargs):  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    result = call(**kwargs)
+    return result, time.monotonic() - started
+
+
+def test_a_process_with_no_model_loaded_answers_503_while_mlflow_is_down(fresh_process):
+    settings = fresh_process
+    settings.INFANTINO_MLFLOW_URI, settings.INFANTINO_MLFLOW_ARTIFACTS = f"http://127.0.0.1:{free_port()}", None
+
+    prediction = post()
+    again, again_took = timed(post, seed=1)
+    live = APIClient().get("/api/models/live/")
+
+    assert prediction.status_code == 503 and "try again" in prediction.json()["error"]
+    assert again.status_code == 503 and again_took < 1  # known to be down: answered without waiting on MLflow
+    assert live.status_code == 503 and "cannot be reached" in live.json()["error"]
+    assert Prediction.objects.count() == 0
