@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -20,8 +21,11 @@ from predictions.consumers import MODEL_EVENTS_GROUP, TRAINING_GROUP
 
 logger = logging.getLogger(__name__)
 
+WARN_EVERY_SECONDS = 60.0
+
 _server_loop: asyncio.AbstractEventLoop | None = None
 _follow_lock = threading.Lock()
+_warned_at: dict[str, float] = {}
 
 
 def remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -55,8 +59,13 @@ def _group_send(group: str, event: dict[str, object]) -> None:
             asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop).result(timeout=5)
         else:
             async_to_sync(layer.group_send)(group, event)
-    except Exception:
-        logger.exception("could not send %s to %s", event.get("type"), group)
+    except Exception as error:
+        # Redis (the production channel layer) is down or slow: the event is lost, the work that sent it is
+        # not; pages catch up on reload and processes through polling. Warn once a minute, not per event.
+        now = time.monotonic()
+        if now - _warned_at.get(group, -WARN_EVERY_SECONDS) >= WARN_EVERY_SECONDS:
+            _warned_at[group] = now
+            logger.warning("could not send %s to %s (%s: %s)", event.get("type"), group, type(error).__name__, error)
 
 
 def follow_live_alias() -> str | None:
