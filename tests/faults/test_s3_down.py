@@ -147,4 +147,5 @@ def test_a_failed_write_keeps_the_object_an_earlier_upload_of_the_same_photo_use
         services.prediction_create(upload=SimpleUploadedFile("b.jpg", photo))
 
     assert bucket_keys(s3_up) == [earlier.image.name]
+    assert "X-Amz-Signature" in earlier.image.url  # the client config keeps presigned (s3v4) URLs
     assert Prediction.objects.get().image.read()[:3] == b"\xff\xd8\xff"
