@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import logout
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -10,7 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import roles, selectors
+from accounts.services import account_delete
 from accounts.sessions import viewer_session_key
+from predictions.api import ERROR
 from predictions.services import user_data_delete
 
 
@@ -26,6 +29,7 @@ class DeletedOutput(serializers.Serializer):
     annotations = serializers.IntegerField()
     embeddings = serializers.IntegerField()
     files = serializers.IntegerField()
+    account = serializers.BooleanField(required=False, help_text="whether the account was deleted too")
 
 
 class MeApi(APIView):
@@ -46,12 +50,23 @@ class MeApi(APIView):
         )
 
 
+class DeleteInput(serializers.Serializer):
+    account = serializers.BooleanField(default=False, help_text="Delete the account too (signed in only).")
+
+
 class MyDataDeleteApi(APIView):
     """Deletes every photo this account (or, anonymous, this session) uploaded, and every label it gave."""
 
     permission_classes = [AllowAny]
 
-    @extend_schema(request=None, responses={200: DeletedOutput})
+    @extend_schema(request=DeleteInput, responses={200: DeletedOutput, 400: ERROR})
     def post(self, request: Request) -> Response:
-        deleted = user_data_delete(user=request.user, session_key=viewer_session_key(request))
-        return Response(DeletedOutput(deleted).data)
+        options = DeleteInput(data=request.data)
+        options.is_valid(raise_exception=True)
+        session_key = viewer_session_key(request)
+        if options.validated_data["account"] and request.user.is_authenticated:
+            deleted = account_delete(user=request.user, session_key=session_key)
+            logout(request._request)
+            return Response({**DeletedOutput(deleted).data, "account": True})
+        deleted = user_data_delete(user=request.user, session_key=session_key)
+        return Response({**DeletedOutput(deleted).data, "account": False})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.db import transaction
 
 from accounts.roles import ANNOTATOR_GROUP, ANNOTATOR_PERMISSIONS
+from predictions.services import Deleted, user_data_delete
 
 
 def annotator_group_ensure() -> Group:
@@ -29,3 +31,11 @@ def uploads_claim(*, user: AbstractBaseUser, session_key: str) -> int:
     if not session_key:
         return 0
     return Prediction.objects.filter(session_key=session_key, uploaded_by__isnull=True).update(uploaded_by=user)
+
+
+def account_delete(*, user: AbstractBaseUser, session_key: str) -> Deleted:
+    """Everything the person gave (see ``user_data_delete``), then the account itself; audit entries keep no name."""
+    with transaction.atomic():
+        deleted = user_data_delete(user=user, session_key=session_key)
+        user.delete()
+    return deleted

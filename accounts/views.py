@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts import selectors
+from accounts.services import account_delete
 from accounts.sessions import viewer_session_key
 from infantino_site.api_errors import ServiceUnavailable
 from predictions.services import user_data_delete
@@ -34,11 +35,19 @@ def my_data(request: HttpRequest) -> HttpResponse:
         if request.POST.get("confirm") != "yes":
             messages.error(request, "Tick the box to confirm: nothing was deleted.")
             return redirect("accounts:my-data")
+        close_account = request.POST.get("account") == "yes" and request.user.is_authenticated
         try:
-            deleted = user_data_delete(user=request.user, session_key=session_key)
+            if close_account:
+                deleted = account_delete(user=request.user, session_key=session_key)
+            else:
+                deleted = user_data_delete(user=request.user, session_key=session_key)
         except ServiceUnavailable as exc:
             messages.error(request, str(exc))
             return redirect("accounts:my-data")
+        if close_account:
+            logout(request)
+            messages.success(request, f"Your account is deleted, with {deleted.predictions} photos.")
+            return redirect("predictions:upload")
         messages.success(
             request,
             f"Deleted {deleted.predictions} photos with their predictions, and {deleted.annotations} labels.",

@@ -89,7 +89,7 @@ def test_an_anonymous_session_deletes_all_its_data_and_nobody_elses(live_model, 
     response = mine.post("/api/me/delete-data/")
 
     assert response.status_code == 200
-    assert response.json() == {"predictions": 2, "annotations": 0, "embeddings": 2, "files": 2}
+    assert response.json() == {"predictions": 2, "annotations": 0, "embeddings": 2, "files": 2, "account": False}
     assert [str(pk) for pk in Prediction.objects.values_list("pk", flat=True)] == [theirs["id"]]
     assert len(stored(isolated_media)) == 1
     assert mine.get("/api/me/").json()["predictions"] == 0
@@ -107,7 +107,7 @@ def test_a_signed_in_annotator_deletes_their_uploads_and_the_labels_they_gave(
 
     body = client.post("/api/me/delete-data/").json()
 
-    assert body == {"predictions": 1, "annotations": 3, "embeddings": 1, "files": 1}
+    assert body == {"predictions": 1, "annotations": 3, "embeddings": 1, "files": 1, "account": False}
     assert [str(pk) for pk in Prediction.objects.values_list("pk", flat=True)] == [parents_photo["id"]]
     assert Annotation.objects.count() == 0
     assert signed_in(owner).get(parents_photo["image_url"]).status_code == 200
@@ -126,6 +126,30 @@ def test_the_my_data_page_deletes_everything_only_once_confirmed(live_model, own
     client.post("/accounts/data/", {"confirm": "yes"})
     assert Prediction.objects.count() == 0 and stored(isolated_media) == set()
     assert 'data-testid="my-predictions">0<' in client.get("/accounts/data/").content.decode()
+
+
+def test_a_person_deletes_their_account_with_all_their_data(live_model, owner, stranger, django_user_model):
+    client = signed_in(owner)
+    upload(client, seed=1)
+    theirs = upload(signed_in(stranger), seed=2)
+
+    body = client.post("/api/me/delete-data/", {"account": True}, format="json").json()
+
+    assert body["account"] is True and body["predictions"] == 1
+    assert not django_user_model.objects.filter(pk=owner.pk).exists()
+    assert client.get("/api/me/").json()["username"] is None  # signed out
+    assert [str(pk) for pk in Prediction.objects.values_list("pk", flat=True)] == [theirs["id"]]
+
+
+def test_the_my_data_page_closes_the_account_when_asked(live_model, owner, django_user_model):
+    client = signed_in(owner)
+    upload(client)
+
+    response = client.post("/accounts/data/", {"confirm": "yes", "account": "yes"}, follow=True)
+
+    assert "Your account is deleted" in response.content.decode()
+    assert not django_user_model.objects.filter(pk=owner.pk).exists()
+    assert Prediction.objects.count() == 0
 
 
 def test_with_the_image_store_down_a_delete_is_a_503_and_deletes_nothing(settings, live_model, owner, annotator):
