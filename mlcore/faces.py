@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,6 +42,7 @@ class HaarFaceDetector:
         self.max_side = max_side
 
     def detect(self, image: Image.Image) -> list[Box]:
+        cascade = _haar_cascade()
         import cv2
 
         scale = min(1.0, self.max_side / max(image.size))
@@ -52,7 +53,7 @@ class HaarFaceDetector:
         )
         grey = cv2.equalizeHist(np.asarray(small.convert("L")))
         min_side = max(24, int(min(grey.shape) * 0.12))
-        found = _haar_cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+        found = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
         boxes = sorted((tuple(int(v) for v in box) for box in found), key=lambda b: -b[2] * b[3])
         return [_rescale(box, 1.0 / scale) for box in boxes]
 
@@ -66,13 +67,21 @@ class NoFaceDetector:
         return []
 
 
-@functools.cache
-def _haar_cascade():  # type: ignore[no-untyped-def]
-    import cv2
+_haar = threading.local()
+_haar_lock = threading.Lock()
 
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
-    if cascade.empty():
-        raise RuntimeError("OpenCV's Haar cascade file is missing; install opencv-python-headless<5")
+
+def _haar_cascade():  # type: ignore[no-untyped-def]
+    """One cascade per thread: a CascadeClassifier shared by concurrent requests fails or crashes the process."""
+    cascade = getattr(_haar, "cascade", None)
+    if cascade is None:
+        with _haar_lock:  # cv2's first import, racing in two threads, hands one of them a half-made module
+            import cv2
+
+            cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
+        if cascade.empty():
+            raise RuntimeError("OpenCV's Haar cascade file is missing; install opencv-python-headless<5")
+        _haar.cascade = cascade
     return cascade
 
 
