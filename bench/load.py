@@ -1,0 +1,298 @@
+"""Load on the production profile: N concurrent clients against two web processes for S seconds.
+
+Starts, on loopback, what ``tests/servers.py`` starts for the integration suite: PostgreSQL (a database of
+its own), Redis (one database, emptied), moto's S3, an MLflow server (PostgreSQL store, S3 artifacts), two
+daphne web processes and one Celery worker on the ``online`` queue (concurrency 1), with a tiny registered
+model (32 px extractor) so the figures measure the serving system rather than the network's arithmetic.
+Each client signs in (session + CSRF, as a browser does), then loops: uploads a photo for a prediction,
+and every ``--label-every``-th request labels one of its own earlier photos instead; requests alternate
+between the two web processes. Afterwards it waits for the online queue to drain and checks that every
+acknowledged label (201) is in the database, settled, and in the model lineage: a learned label's version
+is in the live line (live → parents) exactly once and lists it; a held-back label's version exists and
+lists it. Prints one JSON object.
+
+    .venv/bin/python bench/load.py --clients 8 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PASSWORD = "load-bench-password-42"
+LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def load_images(folder: Path, limit: int) -> list[tuple[bytes, str]]:
+    """(bytes, label) pairs: the infant photos when present, else generated ones with random labels."""
+    found = sorted(p for p in folder.glob("*/*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
+    if found:
+        random.Random(0).shuffle(found)
+        return [(path.read_bytes(), path.parent.name) for path in found[:limit]]
+    from tests.images import jpeg_bytes
+
+    return [(jpeg_bytes(size=160, seed=i), LABELS[i % 7]) for i in range(limit)]
+
+
+class Client:
+    def __init__(self, index: int, web: list[str], images: list[tuple[bytes, str]], label_every: int) -> None:
+        self.index, self.web, self.images, self.label_every = index, web, images, label_every
+        self.username = f"load-{index}"
+        self.unlabeled: list[tuple[str, str]] = []  # (prediction id, true label)
+        self.results: list[tuple[str, float, int]] = []  # (kind, seconds, status)
+        self.acknowledged: list[int] = []  # annotation ids answered 201
+        self._turn = itertools.count()
+        self.samples: list[str] = []  # a few failed answers, to say why
+
+    async def _answer(self, response) -> dict:  # type: ignore[no-untyped-def]
+        text = await response.text()
+        if response.status in (200, 201):
+            return json.loads(text)
+        if len(self.samples) < 3:
+            self.samples.append(f"{response.method} {response.url.path} {response.status}: {text[:300]}")
+        return {}
+
+    def _base(self) -> str:
+        return self.web[next(self._turn) % len(self.web)]
+
+    async def sign_in(self, session) -> None:  # type: ignore[no-untyped-def]
+        base = self.web[self.index % len(self.web)]
+        async with session.get(f"{base}/accounts/login/") as response:
+            await response.read()
+        token = self._csrf(session)
+        form = {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": token}
+        async with session.post(
+            f"{base}/accounts/login/", data=form, headers={"Referer": f"{base}/accounts/login/"}, allow_redirects=False
+        ) as response:
+            await response.read()
+            if response.status != 302:
+                raise RuntimeError(f"{self.username} could not sign in: {response.status}")
+
+    @staticmethod
+    def _csrf(session) -> str:  # type: ignore[no-untyped-def]
+        return next(cookie.value for cookie in session.cookie_jar if cookie.key == "csrftoken")
+
+    async def run(self, session, until: float) -> None:  # type: ignore[no-untyped-def]
+        import aiohttp
+
+        rng = random.Random(self.index)
+        step = 0
+        while time.monotonic() < until:
+            step += 1
+            labeling = bool(self.unlabeled) and step % self.label_every == 0
+            base, started = self._base(), time.perf_counter()
+            headers = {"X-CSRFToken": self._csrf(session)}
+            try:
+                if labeling:
+                    prediction, label = self.unlabeled.pop(0)
+                    async with session.post(
+                        f"{base}/api/annotations/", json={"image": prediction, "label": label}, headers=headers
+                    ) as response:
+                        body = await self._answer(response)
+                        if response.status == 201:
+                            self.acknowledged.append(int(body["id"]))
+                else:
+                    data, label = rng.choice(self.images)
+                    form = aiohttp.FormData()
+                    form.add_field("image", data, filename="photo.jpg", content_type="application/octet-stream")
+                    async with session.post(f"{base}/api/predictions/", data=form, headers=headers) as response:
+                        body = await self._answer(response)
+                        if response.status == 201:
+                            self.unlabeled.append((body["id"], label))
+                status = response.status
+            except (TimeoutError, aiohttp.ClientError) as error:
+                self.samples.append(repr(error)[:300])
+                status = 0
+            kind = "label" if labeling else "predict"
+            self.results.append((kind, time.perf_counter() - started, status))
+
+
+async def drive(web: list[str], clients: int, seconds: float, images, label_every: int) -> list[Client]:  # type: ignore[no-untyped-def]
+    import aiohttp
+
+    crew = [Client(i, web, images, label_every) for i in range(clients)]
+    timeout = aiohttp.ClientTimeout(total=120)
+    sessions = [
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=timeout) for _ in range(clients)
+    ]
+    try:
+        await asyncio.gather(*(client.sign_in(session) for client, session in zip(crew, sessions, strict=True)))
+        until = time.monotonic() + seconds
+        await asyncio.gather(*(client.run(session, until) for client, session in zip(crew, sessions, strict=True)))
+    finally:
+        await asyncio.gather(*(session.close() for session in sessions))
+    return crew
+
+
+def wait_for_drain(database: str, timeout: float) -> float:
+    import psycopg
+
+    started = time.monotonic()
+    with psycopg.connect(database, autocommit=True) as connection:
+        while True:
+            queued = connection.execute(
+                "SELECT count(*) FROM annotations_annotation WHERE status = 'queued'"
+            ).fetchone()[0]
+            if queued == 0:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{queued} labels still queued {timeout} s after the load stopped")
+            time.sleep(0.5)
+
+
+def check_lineage(database: str, mlflow: str, acknowledged: list[int]) -> dict[str, object]:
+    """Every acknowledged label: in the database, settled, and in the lineage its status says."""
+    import psycopg
+    from mlflow import MlflowClient
+
+    with psycopg.connect(database) as connection:
+        rows = {
+            pk: (status, version)
+            for pk, status, version in connection.execute(
+                "SELECT id, status, model_version FROM annotations_annotation WHERE id = ANY(%s)", [acknowledged]
+            )
+        }
+    client = MlflowClient(mlflow, registry_uri=mlflow)
+    versions = {
+        str(mv.version): dict(mv.tags)
+        for mv in client.search_model_versions("name = 'infantino-expressions'", max_results=100_000)
+    }
+    live = str(client.get_model_version_by_alias("infantino-expressions", "champion").version)
+    line, current = [], live
+    while current:
+        line.append(current)
+        current = versions[current].get("parent_version", "")
+    in_line = Counter(
+        int(pk) for version in line for pk in versions[version].get("annotation_ids", "").split(",") if pk.isdigit()
+    )
+    problems: list[str] = []
+    statuses: Counter[str] = Counter()
+    for pk in acknowledged:
+        if pk not in rows:
+            problems.append(f"annotation {pk} is not in the database")
+            continue
+        status, version = rows[pk]
+        statuses[status] += 1
+        listed = str(pk) in versions.get(version, {}).get("annotation_ids", "").split(",")
+        if status == "learned" and not (version in line and listed and in_line[pk] == 1):
+            problems.append(f"annotation {pk} is learned into {version} but not exactly once in the live line")
+        elif status == "held_back" and not listed:
+            problems.append(f"annotation {pk} is held back with version {version}, which does not list it")
+        elif status not in {"learned", "held_back", "outvoted"}:
+            problems.append(f"annotation {pk} is still {status}")
+    return {
+        "acknowledged": len(acknowledged),
+        "in_database": sum(pk in rows for pk in acknowledged),
+        "statuses": dict(statuses),
+        "live_version": live,
+        "live_line_length": len(line),
+        "versions_registered": len(versions),
+        "problems": problems[:20],
+        "problem_count": len(problems),
+        "all_present_and_in_lineage": not problems,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--label-every", type=int, default=4, help="every n-th request of a client is a label")
+    parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "infant")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/10", help="a Redis database the bench may empty")
+    parser.add_argument("--drain-timeout", type=float, default=600)
+    args = parser.parse_args()
+
+    os.environ.update(
+        {
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "INFANTINO_THROTTLE": "false",  # rate limits are not what this measures
+            "INFANTINO_HTTPS": "false",  # plain http on loopback; behind a proxy TLS ends there
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    from tests.servers import create_user, production_stack
+
+    images = load_images(args.images, limit=120)
+    root = Path(tempfile.mkdtemp(prefix="infantino-bench-load-"))
+    setup_started = time.monotonic()
+    with production_stack(root, redis_url=args.redis, web_processes=2) as stack:
+        for i in range(args.clients):
+            create_user(stack.env, f"load-{i}", PASSWORD)
+        setup_seconds = time.monotonic() - setup_started
+        started = time.monotonic()
+        crew = asyncio.run(drive(stack.web, args.clients, args.seconds, images, args.label_every))
+        elapsed = time.monotonic() - started
+        acknowledged = [pk for client in crew for pk in client.acknowledged]
+        drain_seconds = wait_for_drain(stack.database, args.drain_timeout)
+        lineage = check_lineage(stack.database, stack.mlflow, acknowledged)
+
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    errors: Counter[str] = Counter()
+    for client in crew:
+        for kind, seconds, status in client.results:
+            if status in (200, 201):
+                by_kind[kind].append(1000 * seconds)
+            else:
+                errors[f"{kind} {status}"] += 1
+    total = sum(len(client.results) for client in crew)
+    print(
+        json.dumps(
+            {
+                "bench": "load",
+                "command": " ".join([".venv/bin/python", "bench/load.py", *sys.argv[1:]]),
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
+                "setup": {
+                    "web_processes": 2,
+                    "online_workers": "1 (concurrency 1)",
+                    "services": "PostgreSQL, Redis, moto S3, MLflow server (PostgreSQL store, S3 artifacts)",
+                    "model": "tiny registered model (32 px extractor)",
+                    "images": f"{len(images)} from {args.images}" if args.images.is_dir() else "generated",
+                    "seconds_to_start": round(setup_seconds, 1),
+                },
+                "clients": args.clients,
+                "seconds": round(elapsed, 1),
+                "requests": total,
+                "throughput_rps": round(total / elapsed, 1),
+                "errors": sum(errors.values()),
+                "errors_by_kind": dict(errors),
+                "error_samples": [sample for client in crew for sample in client.samples][:5],
+                "latency_ms": {
+                    kind: {
+                        "n": len(values),
+                        "rps": round(len(values) / elapsed, 1),
+                        "p50": round(percentile(values, 50), 1),
+                        "p95": round(percentile(values, 95), 1),
+                        "p99": round(percentile(values, 99), 1),
+                    }
+                    for kind, values in sorted(by_kind.items())
+                },
+                "queue_drained_after_s": round(drain_seconds, 1),
+                "labels": lineage,
+                "work_dir": str(root),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
