@@ -84,14 +84,15 @@ def image(request: HttpRequest, prediction_id: str) -> HttpResponse:
     if prediction is None:
         raise Http404("No prediction has this id.")
     if not settings.SERVE_MEDIA:
-        response: HttpResponse = HttpResponseRedirect(prediction.image.url)  # expires in S3_URL_EXPIRE_SECONDS
-    else:
-        try:
-            kind = mimetypes.guess_type(prediction.image.name)[0] or "image/jpeg"
-            response = FileResponse(prediction.image.open("rb"), content_type=kind)
-        except FileNotFoundError:
-            raise Http404("The photo is gone.") from None
-    patch_cache_control(response, private=True, max_age=300)
+        redirect_to = HttpResponseRedirect(prediction.image.url)
+        patch_cache_control(redirect_to, private=True, no_store=True)  # the URL it points to soon expires
+        return redirect_to
+    try:
+        kind = mimetypes.guess_type(prediction.image.name)[0] or "image/jpeg"
+        response = FileResponse(prediction.image.open("rb"), content_type=kind)
+    except FileNotFoundError:
+        raise Http404("The photo is gone.") from None
+    patch_cache_control(response, private=True, max_age=300)  # never kept by a shared cache
     return response
 
 

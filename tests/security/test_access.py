@@ -185,3 +185,36 @@ def test_a_person_creates_an_account_and_is_signed_in(client, django_user_model)
     assert django_user_model.objects.filter(username="newparent").exists()
     assert client.get("/api/me/").json()["username"] == "newparent"
     assert client.post("/accounts/signup/", {"username": "x", "password1": "1", "password2": "1"}).status_code == 400
+
+
+def test_in_production_a_presigned_url_is_handed_out_only_after_the_access_check(settings, live_model, owner, stranger):
+    client = signed_in(owner)
+    created = upload(client)
+    settings.SERVE_MEDIA = False  # the production profile: a private S3 bucket, signing needs no network
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "images",
+                "endpoint_url": "http://127.0.0.1:9",
+                "access_key": "k",
+                "secret_key": "s",
+                "region_name": "us-east-1",
+                "querystring_expire": 300,
+                "signature_version": "s3v4",
+            },
+        },
+    }
+    route = f"/predictions/{created['id']}/image/"
+
+    detail = client.get(f"/api/predictions/{created['id']}/").json()
+    redirect = client.get(route)
+
+    for url in (detail["image_url"], redirect["Location"]):
+        assert "X-Amz-Signature" in url and "X-Amz-Expires=300" in url
+    assert "no-store" in redirect["Cache-Control"]
+    for other in (APIClient(), signed_in(stranger)):
+        refused = other.get(route)
+        assert refused.status_code == 404 and "Location" not in refused
+        assert "X-Amz" not in other.get(f"/api/predictions/{created['id']}/").content.decode()
