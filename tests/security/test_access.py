@@ -218,3 +218,25 @@ def test_in_production_a_presigned_url_is_handed_out_only_after_the_access_check
         refused = other.get(route)
         assert refused.status_code == 404 and "Location" not in refused
         assert "X-Amz" not in other.get(f"/api/predictions/{created['id']}/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_makes_the_annotator_group_that_grants_labeling(django_user_model):
+    from django.contrib.auth.models import Group, Permission
+    from django.core.management import call_command
+
+    call_command("migrate", "accounts", "zero", verbosity=0)
+    assert not Group.objects.filter(name="annotator").exists()
+    # As on a fresh database, where Django makes permissions only after every migration has run.
+    Permission.objects.filter(content_type__app_label="annotations").delete()
+    call_command("migrate", "accounts", verbosity=0)
+
+    group = Group.objects.get(name="annotator")
+    assert set(group.permissions.values_list("codename", flat=True)) == {
+        "add_annotation",
+        "view_annotation",
+        "delete_annotation",
+    }
+    user = django_user_model.objects.create_user("gina", password="a-long-password-for-gina")
+    user.groups.add(group)
+    assert signed_in(user).get("/api/me/").json()["roles"] == ["uploader", "annotator"]
