@@ -87,7 +87,7 @@ class LiveModel:
         """Serve ``model``, already in memory (the writer's new head), without reloading it from MLflow."""
         with self._load_lock:
             self._model = model
-            self._checked_at = time.monotonic()
+            self._checked_at, self._failures = time.monotonic(), 0
 
     def reset(self) -> None:
         with self._load_lock:
@@ -148,7 +148,7 @@ class LiveModel:
         started = time.monotonic()
         model = registry().load(version)
         self._model = model  # one reference assignment: the atomic swap
-        self._checked_at = time.monotonic()
+        self._checked_at, self._failures = time.monotonic(), 0
         logger.info("serving model version %s (loaded in %.2f s)", version, self._checked_at - started)
         return model
 
