@@ -2,8 +2,9 @@
 
 Every web process keeps serving while it swaps: ``follow_live_alias`` loads the version the alias
 names *now* (not the one an event names, so a late or reordered event cannot swap backwards) and
-replaces the process's model reference in one assignment. Processes that hear no event (no open
-websocket) still follow within ``INFANTINO_MODEL_POLL_SECONDS`` through ``LiveModel.current()``.
+replaces the process's model reference in one assignment. With Redis, each web process also listens
+on the channel layer itself (``listen_for_model_events``), page open or not; a process that hears no
+event (Redis down) still follows within ``INFANTINO_MODEL_POLL_SECONDS`` through ``LiveModel.current()``.
 """
 
 from __future__ import annotations
@@ -81,3 +82,52 @@ def follow_live_alias() -> str | None:
         if serving != live:
             ml.live_model.swap_to(live)
         return live
+
+
+# ---- every web process hears model events, page open or not ------------------------------------------------
+REJOIN_SECONDS = 3600.0  # channels-redis drops a group member after a day (group_expiry): rejoin well before
+
+
+def listen_for_model_events() -> None:
+    """Follow ``model.updated`` from the channel layer in this process, whether or not a page is open on it.
+
+    Only with a shared layer (Redis): with the in-memory one the writer is this process and swaps it itself.
+    """
+    from channels import DEFAULT_CHANNEL_LAYER
+    from channels.layers import InMemoryChannelLayer, channel_layers
+
+    if get_channel_layer() is None or isinstance(get_channel_layer(), InMemoryChannelLayer):
+        return
+    # A layer of its own: channels-redis lets one layer object receive from a single event loop only, and the
+    # server's loop receives for the websockets.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    threading.Thread(target=asyncio.run, args=(_listen(layer),), name="infantino-model-events", daemon=True).start()
+
+
+async def _listen(layer) -> None:  # type: ignore[no-untyped-def]
+    channel = await layer.new_channel()
+    while True:
+        try:
+            await layer.group_add(MODEL_EVENTS_GROUP, channel)
+            rejoin_at = time.monotonic() + REJOIN_SECONDS
+            while (left := rejoin_at - time.monotonic()) > 0:
+                try:
+                    event = await asyncio.wait_for(layer.receive(channel), timeout=left)
+                except TimeoutError:
+                    break
+                if event.get("type") == "model.updated":
+                    await asyncio.to_thread(_follow, event.get("version"))
+        except Exception as error:
+            # Redis is down: this process follows the alias by polling meanwhile; try again in a few seconds.
+            now = time.monotonic()
+            if now - _warned_at.get("listen", -WARN_EVERY_SECONDS) >= WARN_EVERY_SECONDS:
+                _warned_at["listen"] = now
+                logger.warning("not hearing model events (%s: %s); polling the live alias", type(error).__name__, error)
+            await asyncio.sleep(5)
+
+
+def _follow(version: object) -> None:
+    try:
+        follow_live_alias()
+    except Exception:
+        logger.exception("could not swap to model version %s", version)

@@ -1,8 +1,8 @@
 """The production profile past one process: two daphne web processes and a Celery worker sharing PostgreSQL,
 Redis (channel layer and broker), moto's S3 and an MLflow server on a PostgreSQL store with S3 artifacts.
 
-Process 2 checks the live alias only every hour here, so only the channel layer's ``model.updated`` (heard
-through a page open on it) can make it serve a new version within seconds.
+Process 2 checks the live alias only every hour here and has no page open, so only the channel layer's
+``model.updated``, which every web process listens to, can make it serve a new version within seconds.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def test_a_label_posted_to_process_one_changes_what_process_two_serves_within_tw
     first, second = stack.web
     image = predict(first, seed=1)
     assert predict(second, seed=2)["model_version"] == stack.base_version
-    page = OpenPage(second)
+    page = OpenPage(first)  # a page open on process 1 hears the worker's event too
     try:
         answer = session().post(f"{first}/api/annotations/", json={"image": image["id"], "label": "happy"}, timeout=30)
         assert answer.status_code == 201, answer.text
