@@ -12,7 +12,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from accounts.roles import is_annotator
 from annotations import learning, selectors
 from predictions.models import Expression
-from predictions.selectors import live_model_summary
+from predictions.selectors import live_model_notice
 
 
 @login_required
@@ -21,12 +21,14 @@ def queue(request: HttpRequest) -> HttpResponse:
     if not is_annotator(request.user):
         raise PermissionDenied("Only annotators label photos: ask an administrator to add you to the annotator group.")
     learning.request_warm_up()
+    live_model, model_problem = live_model_notice()
     return render(
         request,
         "annotations/queue.html",
         {
             "labels": Expression.values,
-            "live_model": live_model_summary(),
+            "live_model": live_model,
+            "model_problem": model_problem,
             "labels_per_image": settings.INFANTINO_LABELS_PER_IMAGE,
             "agreement": selectors.agreement_summary(),
         },

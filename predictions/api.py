@@ -117,9 +117,12 @@ class LiveModelOutput(serializers.Serializer):
 class LiveModelApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: LiveModelOutput, 404: ERROR})
+    @extend_schema(responses={200: LiveModelOutput, 404: ERROR, 503: ERROR})
     def get(self, request: Request) -> Response:
-        summary = selectors.live_model_summary()
+        try:
+            summary = selectors.live_model_summary()
+        except ModelUnavailable as exc:
+            return error(str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
         if summary is None:
             return error("No model is trained yet.", status.HTTP_404_NOT_FOUND)
         return Response(LiveModelOutput(summary).data)

@@ -91,6 +91,7 @@ class ModelSummary:
 
 
 def live_model_summary() -> ModelSummary | None:
+    """The live version's summary, None when none is trained; raises ``ml.ModelUnavailable`` while MLflow is down."""
     version = ml.live_version()
     if version is None:
         return None
@@ -103,6 +104,14 @@ def live_model_summary() -> ModelSummary | None:
         parent=info.parent,
         tags=info.tags,
     )
+
+
+def live_model_notice() -> tuple[ModelSummary | None, str]:
+    """For pages: the live model's summary (None if none is trained), or None and why MLflow cannot tell."""
+    try:
+        return live_model_summary(), ""
+    except ml.ModelUnavailable as exc:
+        return None, str(exc)
 
 
 # ---- the model-version dashboard ---------------------------------------------------------------------

@@ -42,12 +42,14 @@ def upload(request: HttpRequest) -> HttpResponse:
                 error, status = str(exc), 503
             else:
                 return redirect("predictions:result", prediction_id=prediction.id)
+    live_model, model_problem = selectors.live_model_notice()
     return render(
         request,
         "predictions/upload.html",
         {
             "error": error,
-            "live_model": selectors.live_model_summary(),
+            "live_model": live_model,
+            "model_problem": model_problem,
             "history": selectors.predictions_recent(user=request.user, session_key=viewer_session_key(request)),
         },
         status=status,

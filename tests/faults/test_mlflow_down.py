@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from rest_framework.test import APIClient
 
 from predictions import ml
@@ -75,8 +76,10 @@ def test_a_process_with_no_model_loaded_answers_503_while_mlflow_is_down(fresh_p
     prediction = post()
     again, again_took = timed(post, seed=1)
     live = APIClient().get("/api/models/live/")
+    page = Client().get("/")
 
     assert prediction.status_code == 503 and "try again" in prediction.json()["error"]
     assert again.status_code == 503 and again_took < 1  # known to be down: answered without waiting on MLflow
     assert live.status_code == 503 and "cannot be reached" in live.json()["error"]
     assert Prediction.objects.count() == 0
+    assert page.status_code == 200 and b"cannot be reached" in page.content  # the page says why, it does not fail
