@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -38,6 +39,9 @@ from predictions import ml
 from predictions.events import broadcast_model_updated
 from predictions.models import ImageEmbedding, Prediction
 from predictions.services import embedding_store
+
+if TYPE_CHECKING:
+    from mlcore.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -337,36 +341,35 @@ def undo_version(*, version: str, parent: str) -> str | None:
         return None
     with single_writer():
         registry = ml.registry()
-        live = registry.live_version()
-        line = _online_line(live, stop_at=version)
+        line = _live_line(registry, registry.live_version(), down_to=version)
         if version not in line:
-            return None
+            return None  # undone already (a re-run); labels it left waiting are learned by their jobs or the sweep
         after = line[: line.index(version)]  # versions built on the undone one, newest first
-        registry.set_live(parent, by="undo")
-        ml.live_model.install(_parent_state(parent).model)
-        broadcast_model_updated(parent, reason="undo")
         relearn = list(Annotation.objects.filter(model_version__in=[version, *after]).order_by("created", "id"))
+        # Waiting before the alias moves: a worker that dies in between leaves labels to learn again, never
+        # labels recorded in versions that are no longer live.
         Annotation.objects.filter(pk__in=[a.pk for a in relearn]).update(
             status=Annotation.Status.QUEUED, model_version="", parent_version="", guard_note=""
         )
+        registry.set_live(parent, by="undo")
+        ml.live_model.install(_parent_state(parent).model)
+        broadcast_model_updated(parent, reason="undo")
         logger.info("undo of version %s: live is %s again; re-learning %d later labels", version, parent, len(relearn))
         for annotation in relearn:
             _learn(annotation.pk)
         return registry.live_version()
 
 
-def _online_line(live: str | None, *, stop_at: str) -> list[str]:
-    """The online versions from ``live`` back through their parents (newest first), as the labels recorded them."""
+def _live_line(registry: Registry, live: str | None, *, down_to: str) -> list[str]:
+    """The versions from ``live`` back through their recorded parents (newest first), down to ``down_to``."""
     line: list[str] = []
     current = live
-    while current and current not in line:
+    # A parent is always an older version: below ``down_to`` it cannot be found any more.
+    while current and current not in line and int(current) >= int(down_to):
         line.append(current)
-        if current == stop_at:
+        if current == down_to:
             break
-        made = Annotation.objects.filter(model_version=current, status__in=COUNTED).exclude(parent_version="").first()
-        if made is None:
-            break
-        current = made.parent_version
+        current = registry.version_info(current).parent
     return line
 
 
