@@ -50,6 +50,7 @@ COUNTED = (Annotation.Status.LEARNED, Annotation.Status.HELD_BACK)
 
 _thread_lock = threading.Lock()
 _warm = threading.Event()
+_warm_lock = threading.Lock()
 
 
 class LabelWaits(RuntimeError):
@@ -376,20 +377,21 @@ def _live_line(registry: Registry, live: str | None, *, down_to: str) -> list[st
 # ---- warm-up --------------------------------------------------------------------------------------------
 def warm_up() -> None:
     """Import MLflow's model-logging stack and load the live head and reference data before the first label."""
-    if _warm.is_set():
-        return
-    started = time.monotonic()
-    learner.warm_up()
-    try:
-        live = ml.live_version()
-        if live is not None:
-            with single_writer():
-                state = _parent_state(live)
-                ml.registry().load_reference(state.model.extractor_id)  # type: ignore[attr-defined]
-    except Exception:
-        logger.exception("could not preload the live model for online learning")
-    _warm.set()
-    logger.info("online learning warmed up in %.1f s", time.monotonic() - started)
+    with _warm_lock:  # a worker warms up as it starts and when a web process asks: once is enough
+        if _warm.is_set():
+            return
+        started = time.monotonic()
+        learner.warm_up()
+        try:
+            live = ml.live_version()
+            if live is not None:
+                with single_writer():
+                    state = _parent_state(live)
+                    ml.registry().load_reference(state.model.extractor_id)  # type: ignore[attr-defined]
+        except Exception as error:  # MLflow down: the first label loads the model instead
+            logger.warning("could not preload the live model for online learning (%s: %s)", type(error).__name__, error)
+        _warm.set()
+        logger.info("online learning warmed up in %.1f s", time.monotonic() - started)
 
 
 _warm_up_requested = threading.Event()
