@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -234,7 +235,8 @@ def main() -> None:
     images = load_images(args.images, limit=120)
     root = Path(tempfile.mkdtemp(prefix="infantino-bench-load-"))
     setup_started = time.monotonic()
-    with production_stack(root, redis_url=args.redis, web_processes=2) as stack:
+    # MLflow prints run links on stdout; stdout is for the JSON alone.
+    with contextlib.redirect_stdout(sys.stderr), production_stack(root, redis_url=args.redis, web_processes=2) as stack:
         for i in range(args.clients):
             create_user(stack.env, f"load-{i}", PASSWORD)
         setup_seconds = time.monotonic() - setup_started
