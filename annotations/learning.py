@@ -215,12 +215,15 @@ def _learn(annotation_id: int) -> str | None:
     if parent_version is None:
         raise LabelWaits(f"annotation {annotation_id} waits: no live model to learn onto, or MLflow is unreachable")
     parent = _parent_state(parent_version)
-    if annotation.pk in parent.learned_from:
-        # An earlier run made the live version from this label, then stopped (its worker died) before recording it.
-        _record(parent.learned_from, parent, version=parent_version, votes=votes, accepted=True)
-        broadcast_model_updated(parent_version, reason="learned", label=parent.label)
-        logger.info("annotation %s was learned into live version %s already: recorded", annotation_id, parent_version)
-        return parent_version
+    made = _made_before(registry, annotation, live=parent_version)
+    if made is not None:
+        # An earlier run made a version in the live line from this label, then stopped (its worker died, the
+        # database failed) before recording it: record it, never learn the label a second time.
+        state = parent if made == parent_version else _parent_state(made)
+        _record(state.learned_from, state, version=made, votes=votes, accepted=True)
+        broadcast_model_updated(parent_version, reason="learned", label=state.label)
+        logger.info("annotation %s was learned into live-line version %s already: recorded", annotation_id, made)
+        return made
     model = parent.model
     vector = image_embedding(image, model)
     reference = registry.load_reference(model.extractor_id)  # type: ignore[attr-defined]
@@ -275,7 +278,10 @@ def _learn(annotation_id: int) -> str | None:
         guard=result.guard if result.accepted else "; ".join(result.reasons),
     )
     _remember(version, state)
-    status = Annotation.Status.LEARNED if result.accepted else Annotation.Status.HELD_BACK
+    # Noted (the labels stay queued) before the alias moves, so that a re-run knows which version they made.
+    Annotation.objects.filter(pk__in=agreeing, status=Annotation.Status.QUEUED).update(
+        model_version=version, parent_version=parent_version
+    )
     if result.accepted:
         registry.set_live(version, by=f"annotation {','.join(str(pk) for pk in agreeing)}")
         ml.live_model.install(learned_model)  # the writer's process serves it at once; others on the broadcast
@@ -287,11 +293,22 @@ def _learn(annotation_id: int) -> str | None:
         annotation_id,
         label,
         version,
-        status,
+        "learned" if result.accepted else "held back",
         result.guard,
         1000 * (time.monotonic() - started),
     )
     return version
+
+
+def _made_before(registry: Registry, annotation: Annotation, *, live: str) -> str | None:
+    """The version in the live line that an earlier run of this job made from ``annotation``, if any."""
+    noted = annotation.model_version
+    if not noted or not noted.isdigit():
+        return None
+    if noted == live:
+        return noted
+    # Rare (a crash, then other labels learned first): walk back from live; parents are older versions.
+    return noted if noted in _live_line(registry, live, down_to=noted) else None
 
 
 def _record(agreeing: frozenset[int], made: _Parent, *, version: str, votes: list[Annotation], accepted: bool) -> None:

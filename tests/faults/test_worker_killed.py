@@ -165,18 +165,22 @@ def test_a_worker_killed_after_the_alias_moved_is_recorded_by_the_next_worker_no
         first.kill()
         stack.proxy.release()
 
-    live = stack.live()
-    assert stack.versions()[live].get("annotation_ids") == str(annotation_id)
+    made = stack.live()
+    assert stack.versions()[made].get("annotation_ids") == str(annotation_id)
     assert stack.annotation(annotation_id)["status"] == "queued"
+    # Another label arrives meanwhile; its job is ahead of the re-run, so it is learned on top first.
+    later_id = stack.label_new_image(seed=13, label="neutral")
     versions_before = set(stack.versions())
 
     second = stack.worker("fourth-worker")
     try:
         settled = stack.wait_settled(annotation_id)
+        later = stack.wait_settled(later_id)
     finally:
         second.stop()
 
-    assert settled["status"] == "learned"
-    assert settled["model_version"] == live == stack.live()
-    assert settled["parent_version"] == stack.versions()[live]["parent_version"]
-    assert set(stack.versions()) == versions_before  # recorded, not learned a second time
+    assert settled["status"] == "learned" and later["status"] == "learned"
+    assert settled["model_version"] == made  # recorded into the version it made …
+    assert settled["parent_version"] == stack.versions()[made]["parent_version"]
+    assert set(stack.versions()) - versions_before == {later["model_version"]}  # … and not learned a second time
+    assert lineage(stack, stack.live())[:2] == [later["model_version"], made]
