@@ -286,6 +286,18 @@ class CeleryWorker:
                 raise TimeoutError(f"celery worker not ready after {timeout} s:\n{self.log()[-3000:]}")
             time.sleep(0.2)
 
+    def pool_pids(self) -> list[int]:
+        """The pool's processes (children of the main worker process)."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return children
+
     def kill(self) -> None:
         """SIGKILL the worker and its pool processes at once: nothing gets to clean up."""
         if self.process.poll() is None:

@@ -7,6 +7,8 @@ The worker talks to a real MLflow server through a proxy that stops its request 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -184,3 +186,25 @@ def test_a_worker_killed_after_the_alias_moved_is_recorded_by_the_next_worker_no
     assert settled["parent_version"] == stack.versions()[made]["parent_version"]
     assert set(stack.versions()) - versions_before == {later["model_version"]}  # … and not learned a second time
     assert lineage(stack, stack.live())[:2] == [later["model_version"], made]
+
+
+def test_a_pool_process_killed_mid_update_hands_its_job_back_and_the_worker_learns_the_label_once(stack):
+    live_before = stack.live()
+    held = stack.proxy.hold("POST", SET_ALIAS, after_forwarding=False)
+    worker = stack.worker("fifth-worker")
+    try:
+        annotation_id = stack.label_new_image(seed=14, label="surprise")
+        assert held.wait(120), worker.log()[-3000:]
+        for pid in worker.pool_pids():  # the process running the update dies; the worker itself lives on
+            os.kill(pid, signal.SIGKILL)
+        stack.proxy.release()
+        settled = stack.wait_settled(annotation_id)  # no new worker, no sweep: the job itself came back
+    finally:
+        worker.stop()
+
+    assert "exited with 'signal 9 (SIGKILL)'" in worker.log()
+    live = stack.live()
+    assert settled["status"] == "learned" and settled["model_version"] == live
+    assert settled["parent_version"] == live_before
+    learned_in = [v for v in lineage(stack, live) if stack.versions()[v].get("annotation_ids") == str(annotation_id)]
+    assert learned_in == [live]
