@@ -10,12 +10,20 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests import servers
 from tests.images import jpeg_bytes
-from tests.servers import app_env, app_server, empty_redis_db, mlflow_server, moto_s3, register_tiny_model
+from tests.servers import (
+    app_env,
+    app_server,
+    empty_redis_db,
+    mlflow_server,
+    moto_s3,
+    register_tiny_model,
+    s3_client,
+)
 
 pytestmark = pytest.mark.integration
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/14"
 BUCKET = "infantino-test-images"
 
@@ -47,18 +55,8 @@ def post_image(url: str, data: bytes) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def postgres_database() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(f"{POSTGRES}/test", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({error})")
-    name = f"infantino_it_{uuid.uuid4().hex[:8]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    with servers.postgres_database("infantino_it") as database:
+        yield database
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +67,8 @@ def redis_client():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    import boto3
-
     with moto_s3() as endpoint:
-        boto3.client(
-            "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-        ).create_bucket(Bucket=BUCKET)
+        s3_client(endpoint).create_bucket(Bucket=BUCKET)
         yield endpoint
 
 
@@ -100,12 +94,7 @@ def production_app(tmp_path_factory, postgres_database, redis_client, s3_endpoin
 
 
 def bucket_keys(endpoint: str) -> list[str]:
-    import boto3
-
-    s3 = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    )
-    return [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    return [item["Key"] for item in s3_client(endpoint).list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
 def prediction_rows(database: str) -> int:
