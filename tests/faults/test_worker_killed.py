@@ -1,5 +1,5 @@
 """A Celery worker killed in the middle of an online update: the live model stays the last committed version,
-and a fresh worker learns the label exactly once.
+and the label is learned exactly once — by the job handed back, or by the next worker's sweep.
 
 The worker talks to a real MLflow server through a proxy that stops its request to move the live alias
 (before the server sees it, or after it moved the alias); the test SIGKILLs the worker and its pool right then.
@@ -30,8 +30,6 @@ from tests.servers import (
     register_tiny_model,
     service_proxy,
 )
-
-pytestmark = pytest.mark.integration
 
 REDIS = "redis://127.0.0.1:6379/12"
 USER, PASSWORD = "killjoy", "labels-survive-kill-9"
@@ -127,6 +125,7 @@ def lineage(stack: Stack, version: str) -> list[str]:
     return line
 
 
+@pytest.mark.integration
 def test_a_worker_killed_before_the_alias_moves_leaves_the_last_version_live_and_the_label_is_learned_once(stack):
     live_before = stack.live()
     held = stack.proxy.hold("POST", SET_ALIAS, after_forwarding=False)
@@ -157,6 +156,7 @@ def test_a_worker_killed_before_the_alias_moves_leaves_the_last_version_live_and
     assert learned_in == [live]  # exactly once in the live line
 
 
+@pytest.mark.integration
 def test_a_worker_killed_after_the_alias_moved_is_recorded_by_the_next_worker_not_learned_again(stack):
     held = stack.proxy.hold("POST", SET_ALIAS, after_forwarding=True)
     first = stack.worker("third-worker")
@@ -188,6 +188,7 @@ def test_a_worker_killed_after_the_alias_moved_is_recorded_by_the_next_worker_no
     assert lineage(stack, stack.live())[:2] == [later["model_version"], made]
 
 
+@pytest.mark.integration
 def test_a_pool_process_killed_mid_update_hands_its_job_back_and_the_worker_learns_the_label_once(stack):
     live_before = stack.live()
     held = stack.proxy.hold("POST", SET_ALIAS, after_forwarding=False)
@@ -208,3 +209,27 @@ def test_a_pool_process_killed_mid_update_hands_its_job_back_and_the_worker_lear
     assert settled["parent_version"] == live_before
     learned_in = [v for v in lineage(stack, live) if stack.versions()[v].get("annotation_ids") == str(annotation_id)]
     assert learned_in == [live]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_learns_a_label_whose_job_was_lost_and_leaves_a_recent_one_to_its_job(
+    settings, live_model, django_user_model
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from annotations.learning import requeue_waiting_labels
+    from annotations.models import Annotation
+    from predictions.services import prediction_create
+
+    settings.INFANTINO_JOB_RUNNER = "inline"
+    image = prediction_create(upload=SimpleUploadedFile("lost.jpg", jpeg_bytes(size=64, seed=21)))
+    # Stored, but its job died with its worker: nothing will run it.
+    lost = Annotation.objects.create(image=image, label="happy", annotator=django_user_model.objects.create_user("x"))
+
+    assert requeue_waiting_labels(older_than=3600) == 0  # waited less than that: its own job may still come
+    assert Annotation.objects.get(pk=lost.pk).status == "queued"
+    assert requeue_waiting_labels(older_than=0) == 1
+
+    learned = Annotation.objects.get(pk=lost.pk)
+    assert learned.status == "learned" and learned.parent_version == live_model
+    assert requeue_waiting_labels(older_than=0) == 0
