@@ -407,6 +407,10 @@ class ServiceProxy:
             allow_reuse_address = True
             daemon_threads = True
 
+            def handle_error(self, request: object, client_address: object) -> None:
+                if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed client's answer goes nowhere
+                    super().handle_error(request, client_address)  # type: ignore[arg-type]
+
         self._server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, name="service-proxy", daemon=True).start()
 
