@@ -25,10 +25,11 @@ from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-# MLflow's client retries a refused connection 7 times with backoff (minutes); a down server should cost seconds.
+# MLflow's client retries a refused connection 7 times with backoff (minutes), holding the single writer all that
+# time; a down server should cost seconds, and the job's own retry with backoff does the waiting.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")  # long enough to upload an extractor (~14 MB)
 
 import mlflow
 import requests
