@@ -487,6 +487,25 @@ class ProductionStack:
     root: Path
 
 
+def production_env(
+    var_dir: Path, *, database: str, redis_url: str, mlflow: str, s3: str, bucket: str, **extra: str
+) -> dict[str, str]:
+    """The environment of an app process in the production profile, over services on loopback."""
+    return app_env(
+        var_dir,
+        DATABASE_URL=database,
+        REDIS_URL=redis_url,
+        MLFLOW_TRACKING_URI=mlflow,
+        S3_BUCKET=bucket,
+        S3_ENDPOINT_URL=s3,
+        S3_ACCESS_KEY_ID="test",
+        S3_SECRET_ACCESS_KEY="test",
+        S3_REGION="us-east-1",
+        SECRET_KEY="production-profile-test-secret-key-not-for-production-0123456789",
+        **extra,
+    )
+
+
 @contextmanager
 def production_stack(
     root: Path,
@@ -518,17 +537,13 @@ def production_stack(
             )
         )
         base = register_tiny_model(mlflow, None)
-        env = app_env(
+        env = production_env(
             root / "var",
-            DATABASE_URL=database,
-            REDIS_URL=redis_url,
-            MLFLOW_TRACKING_URI=mlflow,
-            S3_BUCKET=bucket,
-            S3_ENDPOINT_URL=s3,
-            S3_ACCESS_KEY_ID="test",
-            S3_SECRET_ACCESS_KEY="test",
-            S3_REGION="us-east-1",
-            SECRET_KEY="production-stack-test-secret-key-not-for-production-0123456789",
+            database=database,
+            redis_url=redis_url,
+            mlflow=mlflow,
+            s3=s3,
+            bucket=bucket,
             INFANTINO_WARM_START="true",
             **env_extra,
         )

@@ -13,11 +13,11 @@ import pytest
 from tests import servers
 from tests.images import jpeg_bytes
 from tests.servers import (
-    app_env,
     app_server,
     empty_redis_db,
     mlflow_server,
     moto_s3,
+    production_env,
     register_tiny_model,
     s3_client,
 )
@@ -77,17 +77,8 @@ def production_app(tmp_path_factory, postgres_database, redis_client, s3_endpoin
     root = tmp_path_factory.mktemp("production")
     with mlflow_server(root) as mlflow_uri:
         version = register_tiny_model(mlflow_uri, None)
-        env = app_env(
-            root / "var",
-            DATABASE_URL=postgres_database,
-            REDIS_URL=REDIS,
-            MLFLOW_TRACKING_URI=mlflow_uri,
-            S3_BUCKET=BUCKET,
-            S3_ENDPOINT_URL=s3_endpoint,
-            S3_ACCESS_KEY_ID="test",
-            S3_SECRET_ACCESS_KEY="test",
-            S3_REGION="us-east-1",
-            SECRET_KEY="integration-test-secret-key-not-for-production-0123456789",
+        env = production_env(
+            root / "var", database=postgres_database, redis_url=REDIS, mlflow=mlflow_uri, s3=s3_endpoint, bucket=BUCKET
         )
         with app_server(env, root / "server.log") as url:
             yield {"url": url, "version": version, "database": postgres_database}
