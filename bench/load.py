@@ -9,7 +9,8 @@ and every ``--label-every``-th request labels one of its own earlier photos inst
 between the two web processes. Afterwards it waits for the online queue to drain and checks that every
 acknowledged label (201) is in the database, settled, and in the model lineage: a learned label's version
 is in the live line (live → parents) exactly once and lists it; a held-back label's version exists and
-lists it. Prints one JSON object.
+lists it. Before the load it times the bare model (decode + predict in this process, one torch thread) on
+the same photos, so prediction latency can be read as a ratio against it. Prints one JSON object.
 
     .venv/bin/python bench/load.py --clients 8 --seconds 60
 """
@@ -40,6 +41,24 @@ LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def bare_latency(mlflow: str, version: str, images: list[tuple[bytes, str]]) -> list[float]:
+    """Milliseconds per ``decode_image`` + ``ExpressionModel.predict`` in this process, one torch thread: the floor."""
+    import torch
+
+    from mlcore.imageio import decode_image
+    from mlcore.registry import Registry
+
+    torch.set_num_threads(1)
+    model = Registry(mlflow).load(version)
+    model.predict(decode_image(images[0][0]).image)  # first call pays one-time set-up
+    timings = []
+    for data, _ in images:
+        started = time.perf_counter()
+        model.predict(decode_image(data).image)
+        timings.append(1000 * (time.perf_counter() - started))
+    return timings
 
 
 def load_images(folder: Path, limit: int) -> list[tuple[bytes, str]]:
@@ -240,6 +259,7 @@ def main() -> None:
         for i in range(args.clients):
             create_user(stack.env, f"load-{i}", PASSWORD)
         setup_seconds = time.monotonic() - setup_started
+        bare_ms = bare_latency(stack.mlflow, stack.base_version, images)  # before the load, on a quiet machine
         started = time.monotonic()
         crew = asyncio.run(drive(stack.web, args.clients, args.seconds, images, args.label_every))
         elapsed = time.monotonic() - started
@@ -256,6 +276,7 @@ def main() -> None:
             else:
                 errors[f"{kind} {status}"] += 1
     total = sum(len(client.results) for client in crew)
+    predicted = by_kind.get("predict", [])
     print(
         json.dumps(
             {
@@ -287,6 +308,14 @@ def main() -> None:
                     }
                     for kind, values in sorted(by_kind.items())
                 },
+                "bare_predict_ms": {
+                    "n": len(bare_ms),
+                    "p50": round(percentile(bare_ms, 50), 1),
+                    "p95": round(percentile(bare_ms, 95), 1),
+                },
+                "predict_p50_over_bare_p50": round(percentile(predicted, 50) / percentile(bare_ms, 50), 2)
+                if predicted
+                else None,
                 "queue_drained_after_s": round(drain_seconds, 1),
                 "labels": lineage,
                 "work_dir": str(root),

@@ -129,7 +129,7 @@ if S3_BUCKET:
     from botocore.config import Config as S3ClientConfig
 
     default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "infantino_site.storage.S3ImageStorage",
         "OPTIONS": {
             "bucket_name": S3_BUCKET,
             "endpoint_url": env_str("S3_ENDPOINT_URL"),

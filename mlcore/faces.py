@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -42,18 +45,18 @@ class HaarFaceDetector:
         self.max_side = max_side
 
     def detect(self, image: Image.Image) -> list[Box]:
-        cascade = _haar_cascade()
-        import cv2
-
         scale = min(1.0, self.max_side / max(image.size))
         small = (
             image
             if scale == 1.0
             else image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
         )
-        grey = cv2.equalizeHist(np.asarray(small.convert("L")))
-        min_side = max(24, int(min(grey.shape) * 0.12))
-        found = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+        with _haar_cascade() as cascade:  # first, so that cv2 is imported under its lock
+            import cv2
+
+            grey = cv2.equalizeHist(np.asarray(small.convert("L")))
+            min_side = max(24, int(min(grey.shape) * 0.12))
+            found = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
         boxes = sorted((tuple(int(v) for v in box) for box in found), key=lambda b: -b[2] * b[3])
         return [_rescale(box, 1.0 / scale) for box in boxes]
 
@@ -67,21 +70,32 @@ class NoFaceDetector:
         return []
 
 
-_haar = threading.local()
-_haar_lock = threading.Lock()
+# A CascadeClassifier used by two threads at once fails or crashes the process, and under ASGI every request
+# runs in a thread of its own: cascades are lent from a pool, one per concurrent call, and made only when it is empty.
+_haar_pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
+_haar_import_lock = threading.Lock()
 
 
-def _haar_cascade():  # type: ignore[no-untyped-def]
-    """One cascade per thread: a CascadeClassifier shared by concurrent requests fails or crashes the process."""
-    cascade = getattr(_haar, "cascade", None)
-    if cascade is None:
-        with _haar_lock:  # cv2's first import, racing in two threads, hands one of them a half-made module
-            import cv2
+@contextmanager
+def _haar_cascade() -> Iterator[Any]:
+    """Lend one of the pool's cascades for the length of the block."""
+    try:
+        cascade = _haar_pool.get_nowait()
+    except queue.Empty:
+        cascade = _new_haar_cascade()
+    try:
+        yield cascade
+    finally:
+        _haar_pool.put(cascade)
 
-            cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
-        if cascade.empty():
-            raise RuntimeError("OpenCV's Haar cascade file is missing; install opencv-python-headless<5")
-        _haar.cascade = cascade
+
+def _new_haar_cascade() -> Any:
+    with _haar_import_lock:  # cv2's first import, racing in two threads, hands one of them a half-made module
+        import cv2
+
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
+    if cascade.empty():
+        raise RuntimeError("OpenCV's Haar cascade file is missing; install opencv-python-headless<5")
     return cascade
 
 

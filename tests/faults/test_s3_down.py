@@ -27,7 +27,7 @@ def s3_storage(settings, endpoint: str) -> None:  # type: ignore[no-untyped-def]
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "infantino_site.storage.S3ImageStorage",
             "OPTIONS": {
                 "bucket_name": BUCKET,
                 "endpoint_url": endpoint,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from mlcore.faces import HaarFaceDetector, crop_face, make_detector
 from mlcore.mtcnn import MTCNNFaceDetector, weights_present
+from tests.images import face_like
 
 
 def test_without_weights_mtcnn_falls_back_to_haar_and_says_so(tmp_path, monkeypatch, caplog):
@@ -37,3 +39,15 @@ def test_mtcnn_finds_the_face_in_a_real_infant_photo(shared_data):
         if crop.found:
             x, y, w, h = crop.box
             assert w > 20 and h > 20 and x >= 0 and y >= 0
+
+
+def test_haar_gives_concurrent_callers_the_same_answers_as_one_caller():
+    """Under ASGI each request is a thread of its own; a cascade shared by two of them fails or crashes."""
+    detector = HaarFaceDetector()
+    photos = [face_like(size=160 + 8 * seed, seed=seed) for seed in range(16)]
+    alone = [detector.detect(photo) for photo in photos]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(detector.detect, photos * 4))
+
+    assert together == alone * 4

@@ -194,7 +194,7 @@ def test_in_production_a_presigned_url_is_handed_out_only_after_the_access_check
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "infantino_site.storage.S3ImageStorage",
             "OPTIONS": {
                 "bucket_name": "images",
                 "endpoint_url": "http://127.0.0.1:9",

@@ -160,7 +160,7 @@ def test_with_the_image_store_down_a_delete_is_a_503_and_deletes_nothing(setting
     settings.STORAGES = {
         **working,
         "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "infantino_site.storage.S3ImageStorage",
             "OPTIONS": {
                 "bucket_name": "images",
                 "endpoint_url": f"http://127.0.0.1:{free_port()}",  # nothing listens there
