@@ -104,7 +104,15 @@ TEMPLATES = [
 
 # ---- database -------------------------------------------------------------------------------------
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Under ASGI every request runs in a thread of its own, so persistent connections (CONN_MAX_AGE) are never
+        # reused: they piled up until PostgreSQL refused clients. A pool per process is shared by its threads.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env_int("DATABASE_POOL_SIZE", 10),
+            "timeout": env_float("DATABASE_POOL_TIMEOUT_SECONDS", 10.0),
+        }
 else:
     DATABASES = {
         "default": {
