@@ -8,30 +8,23 @@ come from the database, and nothing is lost that the database does not also hold
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
+from infantino_site.oncely import OncePer
+
 logger = logging.getLogger(__name__)
 
-WARN_EVERY_SECONDS = 60.0
-_warned_at: float | None = None
-_warn_lock = threading.Lock()
+_warnings = OncePer(60.0)
 
 
 def _unavailable(operation: str, error: RedisError) -> None:
     """Log that Redis is down at most once a minute: every request would say it otherwise."""
-    global _warned_at
-    with _warn_lock:
-        now = time.monotonic()
-        if _warned_at is not None and now - _warned_at < WARN_EVERY_SECONDS:
-            return
-        _warned_at = now
-    logger.warning("the Redis cache is unavailable (%s: %s); reading it as empty meanwhile", operation, error)
+    if _warnings.due():
+        logger.warning("the Redis cache is unavailable (%s: %s); reading it as empty meanwhile", operation, error)
 
 
 class TolerantRedisCache(RedisCache):

@@ -17,16 +17,16 @@ import time
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from infantino_site.oncely import OncePer
 from predictions import ml
 from predictions.consumers import MODEL_EVENTS_GROUP, TRAINING_GROUP
 
 logger = logging.getLogger(__name__)
 
-WARN_EVERY_SECONDS = 60.0
 
 _server_loop: asyncio.AbstractEventLoop | None = None
 _follow_lock = threading.Lock()
-_warned_at: dict[str, float] = {}
+_warnings = OncePer(60.0)  # per group: warn once a minute, not per event
 
 
 def remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -62,10 +62,8 @@ def _group_send(group: str, event: dict[str, object]) -> None:
             async_to_sync(layer.group_send)(group, event)
     except Exception as error:
         # Redis (the production channel layer) is down or slow: the event is lost, the work that sent it is
-        # not; pages catch up on reload and processes through polling. Warn once a minute, not per event.
-        now = time.monotonic()
-        if now - _warned_at.get(group, -WARN_EVERY_SECONDS) >= WARN_EVERY_SECONDS:
-            _warned_at[group] = now
+        # not; pages catch up on reload and processes through polling.
+        if _warnings.due(group):
             logger.warning("could not send %s to %s (%s: %s)", event.get("type"), group, type(error).__name__, error)
 
 
@@ -119,9 +117,7 @@ async def _listen(layer) -> None:  # type: ignore[no-untyped-def]
                     await asyncio.to_thread(_follow, event.get("version"))
         except Exception as error:
             # Redis is down: this process follows the alias by polling meanwhile; try again in a few seconds.
-            now = time.monotonic()
-            if now - _warned_at.get("listen", -WARN_EVERY_SECONDS) >= WARN_EVERY_SECONDS:
-                _warned_at["listen"] = now
+            if _warnings.due("listen"):
                 logger.warning("not hearing model events (%s: %s); polling the live alias", type(error).__name__, error)
             await asyncio.sleep(5)
 

@@ -24,6 +24,7 @@ from django.db.models.fields.files import FieldFile
 from PIL import Image
 
 from infantino_site.api_errors import ServiceUnavailable
+from infantino_site.oncely import OncePer
 from mlcore.labels import LABELS
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class LiveModel:
         self._checked_at = 0.0
         self._load_lock = threading.Lock()
         self._failures = 0
-        self._warned_at: float | None = None
+        self._warnings = OncePer(RETRY_MAX_SECONDS)
 
     def current(self) -> ExpressionModel:
         """The live model; raises ``ModelUnavailable`` when there is none."""
@@ -94,7 +95,7 @@ class LiveModel:
             self._model = None
             self._checked_at = 0.0
             self._failures = 0
-            self._warned_at = None
+            self._warnings.forget()
 
     def _check_every(self) -> float:
         poll = settings.INFANTINO_MODEL_POLL_SECONDS
@@ -130,9 +131,7 @@ class LiveModel:
         """Count a failed check and warn about it, at most once a minute: every request may hit it."""
         self._failures += 1
         self._checked_at = time.monotonic()
-        now = time.monotonic()
-        if self._warned_at is None or now - self._warned_at >= RETRY_MAX_SECONDS:
-            self._warned_at = now
+        if self._warnings.due():
             serving = self._model.version if self._model is not None else None
             logger.warning(
                 "could not check or load the live model (%s); %s; next try in %.0f s",

@@ -55,7 +55,7 @@ def down_profile(tmp_path_factory) -> dict:  # type: ignore[type-arg]
 def redis_down(settings, down_profile):  # type: ignore[no-untyped-def]
     for name, value in down_profile.items():
         setattr(settings, name, value)
-    tolerant_cache._warned_at = None
+    tolerant_cache._warnings.forget()
     yield settings
 
 
