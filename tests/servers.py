@@ -461,6 +461,37 @@ def service_proxy(target: str) -> Iterator[ServiceProxy]:
         proxy.stop()
 
 
+@dataclass(frozen=True)
+class ProxiedMlflow:
+    env: dict[str, str]  # an app process's environment: PostgreSQL, Redis, MLflow through the proxy
+    mlflow: str  # the MLflow server itself, for the test's own reads
+    proxy: ServiceProxy  # what the app talks to: the test holds or cuts its requests there
+    base_version: str  # the tiny model live at the start
+
+
+@contextmanager
+def proxied_mlflow(root: Path, *, redis_url: str, database_prefix: str, **extra: str) -> Iterator[ProxiedMlflow]:
+    """PostgreSQL, Redis (emptied) and an MLflow server the app reaches through a proxy, with a tiny live model;
+    the forgetting guard is off, so every update of that random model goes live."""
+    with (
+        empty_redis_db(redis_url),
+        postgres_database(database_prefix) as database,
+        mlflow_server(root) as mlflow,
+        service_proxy(mlflow) as proxy,
+    ):
+        base = register_tiny_model(mlflow, None)
+        env = app_env(
+            root / "var",
+            DATABASE_URL=database,
+            REDIS_URL=redis_url,
+            MLFLOW_TRACKING_URI=proxy.url,
+            SECRET_KEY="proxied-mlflow-test-secret-key-not-for-production-0123456789",
+            INFANTINO_FORGETTING_GUARD="false",
+            **extra,
+        )
+        yield ProxiedMlflow(env=env, mlflow=mlflow, proxy=proxy, base_version=base)
+
+
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
 
 

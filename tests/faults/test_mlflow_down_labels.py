@@ -18,15 +18,10 @@ import requests
 from tests.images import jpeg_bytes
 from tests.servers import (
     ServiceProxy,
-    app_env,
     app_server,
     celery_worker,
     create_user,
-    empty_redis_db,
-    mlflow_server,
-    postgres_database,
-    register_tiny_model,
-    service_proxy,
+    proxied_mlflow,
 )
 
 pytestmark = pytest.mark.integration
@@ -54,23 +49,10 @@ class Services:
 @pytest.fixture(scope="module")
 def services(tmp_path_factory) -> Iterator[Services]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("mlflow-down")
-    with (
-        empty_redis_db(REDIS),
-        postgres_database("infantino_mlflow_down") as database,
-        mlflow_server(root) as mlflow,
-        service_proxy(mlflow) as proxy,
-    ):
-        register_tiny_model(mlflow, None)
-        env = app_env(
-            root / "var",
-            DATABASE_URL=database,
-            REDIS_URL=REDIS,
-            MLFLOW_TRACKING_URI=proxy.url,
-            SECRET_KEY="mlflow-down-test-secret-key-not-for-production-0123456789",
-            INFANTINO_WARM_START="true",
-            INFANTINO_FORGETTING_GUARD="false",  # a tiny random model: every update goes live
-        )
-        yield Services(mlflow=mlflow, proxy=proxy, env=env, root=root)
+    with proxied_mlflow(
+        root, redis_url=REDIS, database_prefix="infantino_mlflow_down", INFANTINO_WARM_START="true"
+    ) as services:
+        yield Services(mlflow=services.mlflow, proxy=services.proxy, env=services.env, root=root)
 
 
 def user(runner: str) -> requests.Session:

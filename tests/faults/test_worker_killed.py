@@ -21,14 +21,9 @@ from tests.images import jpeg_bytes
 from tests.servers import (
     CeleryWorker,
     ServiceProxy,
-    app_env,
     app_server,
     create_user,
-    empty_redis_db,
-    mlflow_server,
-    postgres_database,
-    register_tiny_model,
-    service_proxy,
+    proxied_mlflow,
 )
 
 REDIS = "redis://127.0.0.1:6379/12"
@@ -97,23 +92,18 @@ class Stack:
 def stack(tmp_path_factory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("worker-killed")
     with (
-        empty_redis_db(REDIS),
-        postgres_database("infantino_kill") as database,
-        mlflow_server(root) as mlflow,
-        service_proxy(mlflow) as proxy,
+        proxied_mlflow(root, redis_url=REDIS, database_prefix="infantino_kill") as services,
+        app_server(services.env, root / "web.log") as url,
     ):
-        base = register_tiny_model(mlflow, None)
-        env = app_env(
-            root / "var",
-            DATABASE_URL=database,
-            REDIS_URL=REDIS,
-            MLFLOW_TRACKING_URI=proxy.url,
-            SECRET_KEY="worker-killed-test-secret-key-" * 2,
-            INFANTINO_FORGETTING_GUARD="false",  # a tiny random model: every update goes live
+        create_user(services.env, USER, PASSWORD)
+        yield Stack(
+            url=url,
+            mlflow=services.mlflow,
+            proxy=services.proxy,
+            env=services.env,
+            root=root,
+            base=services.base_version,
         )
-        with app_server(env, root / "web.log") as url:
-            create_user(env, USER, PASSWORD)
-            yield Stack(url=url, mlflow=mlflow, proxy=proxy, env=env, root=root, base=base)
 
 
 def lineage(stack: Stack, version: str) -> list[str]:
