@@ -12,12 +12,12 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAnnotator
 from accounts.sessions import viewer_session_key
-from annotations import learning, selectors, services
+from annotations import selectors, services
+from annotations.learning.warmup import request_warm_up
 from annotations.models import Annotation
 from annotations.selectors import QueueItem
-from mlcore.imageio import InvalidImage
 from predictions.api import ERROR, PredictionOutput, error
-from predictions.ml import ModelUnavailable
+from predictions.ml import InvalidImage, ModelUnavailable
 from predictions.models import Expression
 from predictions.selectors import prediction_image_url
 
@@ -55,7 +55,7 @@ class AnnotationCreateApi(APIView):
 
     @extend_schema(request=AnnotationInput, responses={201: AnnotationOutput, 400: ERROR, 404: ERROR, 409: ERROR})
     def post(self, request: Request) -> Response:
-        learning.request_warm_up()
+        request_warm_up()
         try:
             annotation = services.annotation_create(
                 image_id=request.data.get("image"), label=request.data.get("label"), annotator=request.user
@@ -93,7 +93,7 @@ class LabeledImageCreateApi(APIView):
 
     @extend_schema(request=LabeledImageInput, responses={201: AnnotationOutput, 400: ERROR, 503: ERROR})
     def post(self, request: Request) -> Response:
-        learning.request_warm_up()
+        request_warm_up()
         try:
             annotation = services.labeled_image_create(
                 upload=request.FILES.get("image"),
@@ -154,7 +154,7 @@ class QueueApi(APIView):
         if not 1 <= n <= 50:
             return error("n must be between 1 and 50.", status.HTTP_400_BAD_REQUEST)
         exclude = [pk for pk in request.query_params.get("exclude", "").split(",") if pk]
-        learning.request_warm_up()
+        request_warm_up()
         items = selectors.queue_next(annotator=request.user, n=n, exclude=exclude)
         return Response(QueueItemOutput(items, many=True, context={"request": request}).data)
 

@@ -15,7 +15,7 @@ def _warm_up_celery_worker(**_: object) -> None:
     """Each Celery worker process warms online learning up as it starts, not on its first label."""
     import threading
 
-    from annotations.learning import warm_up
+    from annotations.learning.warmup import warm_up
 
     # In a thread: worker_process_init must return within seconds, the warm-up takes several.
     threading.Thread(target=warm_up, name="infantino-learning-warm-up", daemon=True).start()

@@ -4,17 +4,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from predictions.models import Expression, Prediction
+from predictions.models import COUNTED, Expression, LabelStatus, Prediction
 
 
 class Annotation(models.Model):
     """One person's label for one image, and what became of it in online learning."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"  # waiting for consensus or for the learning job
-        LEARNED = "learned"  # a version learned from it and became live
-        HELD_BACK = "held_back"  # a version learned from it but the forgetting guard kept it off live
-        OUTVOTED = "outvoted"  # the image's consensus went to another label (only with several annotators)
+    Status = LabelStatus
+    COUNTED = COUNTED  # the statuses that settled their image
 
     image = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="annotations")
     label = models.CharField(max_length=16, choices=Expression.choices)
@@ -37,4 +34,4 @@ class Annotation(models.Model):
 
     @property
     def counted(self) -> bool:
-        return self.status in {self.Status.LEARNED, self.Status.HELD_BACK}
+        return self.status in self.COUNTED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -13,7 +14,6 @@ from django.db.models import Count
 from accounts.roles import is_admin
 from annotations.agreement import consensus, krippendorff_alpha_nominal, pairwise_agreement
 from annotations.models import Annotation
-from mlcore.uncertainty import normalised_entropy
 from predictions import ml
 from predictions.models import Expression, ImageEmbedding, Prediction
 
@@ -42,7 +42,7 @@ def annotation_get_visible(*, annotation_id: int, user: AbstractBaseUser) -> Ann
 def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] | None = None) -> list[QueueItem]:
     """The ``n`` images most worth labeling next for ``annotator``: most uncertain under the live model, diverse."""
     needed = settings.INFANTINO_LABELS_PER_IMAGE
-    settled = Annotation.objects.filter(status__in=[Annotation.Status.LEARNED, Annotation.Status.HELD_BACK])
+    settled = Annotation.objects.filter(status__in=Annotation.COUNTED)
     candidates = (
         Prediction.objects.exclude(annotations__annotator=annotator)
         .exclude(pk__in=settled.values("image_id"))
@@ -61,7 +61,7 @@ def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] |
     if not candidates:
         return []
     probabilities, version, vectors = _live_view(candidates)
-    uncertainty = normalised_entropy(probabilities)
+    uncertainty = ml.normalised_entropy(probabilities)
     picked = _diverse_order(uncertainty, vectors, n)
     items = []
     for i in picked:
@@ -82,8 +82,6 @@ def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] |
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -104,7 +102,7 @@ def _live_view(candidates: list[Prediction]) -> tuple[np.ndarray, str, np.ndarra
     """Probabilities under the live model (from cached embeddings), its version, and the embeddings."""
     stored = np.array([[c.probabilities.get(label, 0.0) for label in Expression.values] for c in candidates])
     try:
-        model = ml.live_model.current()
+        model = ml.backend().served()
     except ml.ModelUnavailable:
         return stored, "", None
     rows = dict(

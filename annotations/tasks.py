@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from annotations import learning
+from annotations.learning import online, sweep, warmup
+from annotations.learning import undo as undo_module
 
 
 def learn(*, annotation_id: int) -> None:
-    learning.learn_from_annotation(annotation_id=annotation_id)
+    online.learn_from_annotation(annotation_id=annotation_id)
 
 
 def undo(*, version: str, parent: str) -> None:
-    learning.undo_version(version=version, parent=parent)
+    undo_module.undo_version(version=version, parent=parent)
 
 
 def warm_up() -> None:
-    learning.warm_up()
+    warmup.warm_up()
 
 
 def learn_waiting(*, older_than: float | None = None) -> None:
-    learning.requeue_waiting_labels(older_than=older_than)
+    sweep.requeue_waiting_labels(older_than=older_than)

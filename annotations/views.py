@@ -10,7 +10,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from accounts.roles import is_annotator
-from annotations import learning, selectors
+from annotations import selectors
+from annotations.learning.warmup import request_warm_up
 from predictions.models import Expression
 from predictions.selectors import live_model_notice
 
@@ -20,7 +21,7 @@ from predictions.selectors import live_model_notice
 def queue(request: HttpRequest) -> HttpResponse:
     if not is_annotator(request.user):
         raise PermissionDenied("Only annotators label photos: ask an administrator to add you to the annotator group.")
-    learning.request_warm_up()
+    request_warm_up()
     live_model, model_problem = live_model_notice()
     return render(
         request,

@@ -14,7 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from annotations.learning import request_warm_up as request_learning_warm_up  # noqa: E402
+from annotations.learning.warmup import request_warm_up as request_learning_warm_up  # noqa: E402
 from infantino_site.routing import websocket_urlpatterns  # noqa: E402
 from predictions import ml  # noqa: E402
 from predictions.events import listen_for_model_events  # noqa: E402
@@ -26,7 +26,7 @@ application = ProtocolTypeRouter(
     }
 )
 
-ml.warm_up_in_background()
+ml.load_in_background()
 listen_for_model_events()  # with Redis, every web process swaps on model.updated, not only those with a page open
 if settings.INFANTINO_WARM_START:
     request_learning_warm_up()  # the single writer loads MLflow's logging stack before the first label

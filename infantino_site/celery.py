@@ -1,22 +1,21 @@
 """The Celery app for production's background workers (``celery -A infantino_site worker -Q online …``).
 
-One task runs any job by its dotted path; ``route_job`` sends it to the job's queue (``online`` for
-online learning, ``training`` for retrains). A failed job is retried with a doubling delay, and a
+One task runs any job by its dotted path; ``route_job`` sends it to the job's queue and beat runs the periodic
+jobs, both as ``infantino_site.jobs``'s table says. A failed job is retried by the jobs' retry policy, and a
 worker that starts queues every waiting label again, so labels whose worker died are not lost.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 from celery import Celery, Task
 from celery.signals import worker_ready
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infantino_site.settings")
+from infantino_site import jobs
 
-logger = logging.getLogger(__name__)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infantino_site.settings")
 
 app = Celery("infantino")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -24,33 +23,34 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 def route_job(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str] | None:
     """Celery router: ``infantino.run_job`` goes to the queue its job path is assigned to."""
-    if name != "infantino.run_job" or not args:
+    if name != jobs.TASK_NAME or not args:
         return None
-    from infantino_site.jobs import queue_for
-
-    return {"queue": queue_for(args[0])}
+    return {"queue": jobs.queue_for(args[0])}
 
 
-@app.task(name="infantino.run_job", bind=True)
+app.conf.task_routes = [route_job]
+jobs.send_with(app)
+
+
+@app.task(name=jobs.TASK_NAME, bind=True, max_retries=None)  # how often: the jobs' retry policy
 def run_job(self: Task, path: str, kwargs: dict[str, Any]) -> None:
-    from django.conf import settings
-
-    from infantino_site.jobs import retry_delay
-    from infantino_site.jobs import run_job as run
-
     try:
-        run(path, kwargs)
+        jobs.run_job(path, kwargs)
     except Exception as error:
-        attempt = self.request.retries
-        if attempt >= settings.INFANTINO_JOB_MAX_RETRIES:
-            logger.error("job %s failed %d times; giving up", path, attempt + 1)
+        delay = jobs.retry_after(path, self.request.retries, error)
+        if delay is None:
             raise
-        delay = retry_delay(attempt)
-        logger.warning("job %s failed (%s); retrying in %.0f s", path, error, delay)
-        raise self.retry(exc=error, countdown=delay, max_retries=settings.INFANTINO_JOB_MAX_RETRIES) from None
+        raise self.retry(exc=error, countdown=delay) from None
+
+
+@app.on_after_configure.connect
+def _schedule_periodic_jobs(sender: Celery, **_: Any) -> None:
+    for path, seconds in jobs.periodic_jobs().items():
+        sender.add_periodic_task(seconds, run_job.s(path, {}), name=path)
 
 
 @worker_ready.connect
-def _requeue_waiting_labels(sender: Any = None, **_: Any) -> None:
+def _run_start_jobs(sender: Any = None, **_: Any) -> None:
     """A starting worker queues every waiting label again: those a dead worker held are learned, not lost."""
-    app.send_task("infantino.run_job", args=["annotations.tasks.learn_waiting", {"older_than": 0}])
+    for path, kwargs in jobs.ON_WORKER_START:
+        jobs.send(path, kwargs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -11,8 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from infantino_site.env import env_bool, env_float, env_int, env_list, env_rate, env_str, require_together
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Made, with the embedded profile's secret key, as the site app starts (infantino_site.apps): never at import.
 VAR_DIR = Path(env_str("INFANTINO_VAR_DIR", str(BASE_DIR / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -37,14 +36,11 @@ PRODUCTION_PARTS = [
 ]
 
 SECRET_KEY = env_str("SECRET_KEY")
+# Without one, the embedded profile keeps a key of its own in this file, made on its first start.
+INFANTINO_SECRET_KEY_FILE = None if SECRET_KEY else VAR_DIR / "secret_key"
 if SECRET_KEY is None:
     if PRODUCTION_PARTS:
         raise ImproperlyConfigured(f"SECRET_KEY must be set when {PRODUCTION_PARTS[0]} is set")
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
 elif len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
     # Django's own bar (check --deploy's security.W009): a guessable key forges sessions and password resets.
     raise ImproperlyConfigured(
@@ -57,6 +53,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
+    "infantino_site",  # first: its ready() makes VAR_DIR and the secret key before any other app needs them
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -69,6 +66,7 @@ INSTALLED_APPS = [
     "channels",
     "accounts",
     "predictions",
+    "modelops",
     "annotations",
 ]
 
@@ -199,17 +197,7 @@ if INFANTINO_JOB_RUNNER not in {"thread", "celery", "inline"}:
     raise ImproperlyConfigured(f"INFANTINO_JOB_RUNNER must be thread, celery or inline, not {INFANTINO_JOB_RUNNER!r}")
 if INFANTINO_JOB_RUNNER == "celery" and not CELERY_BROKER_URL:
     raise ImproperlyConfigured("INFANTINO_JOB_RUNNER=celery needs REDIS_URL for the broker")
-# Queues: online-learning jobs go to one worker process (`-Q online --concurrency 1`: one writer, in order),
-# retrains to their own worker(s) so a long retrain never delays a label; anything else to the default queue.
-CELERY_TASK_DEFAULT_QUEUE = "celery"
-INFANTINO_JOB_QUEUES = {
-    "annotations.tasks.learn": "online",
-    "annotations.tasks.undo": "online",
-    "annotations.tasks.warm_up": "online",
-    "annotations.tasks.learn_waiting": "online",
-    "predictions.tasks.run_retrain": "training",
-}
-CELERY_TASK_ROUTES = ["infantino_site.celery.route_job"]
+# Which job goes to which queue, and which run periodically, is the job table in infantino_site/jobs.py.
 # A job is acknowledged when it has finished, and one whose worker died is handed to another worker:
 # every job is safe to run twice (the single writer checks what is already done).
 CELERY_TASK_ACKS_LATE = True
@@ -225,11 +213,6 @@ INFANTINO_JOB_MAX_RETRIES = env_int("INFANTINO_JOB_MAX_RETRIES", 12)
 INFANTINO_JOB_RETRY_MAX_DELAY = env_float("INFANTINO_JOB_RETRY_MAX_DELAY", 300.0)
 # Labels still queued this long are queued again (every that many seconds; at once when a worker starts).
 INFANTINO_RELEARN_AFTER_SECONDS = env_int("INFANTINO_RELEARN_AFTER_SECONDS", 120)
-INFANTINO_PERIODIC_JOBS = {"annotations.tasks.learn_waiting": INFANTINO_RELEARN_AFTER_SECONDS}
-CELERY_BEAT_SCHEDULE = {
-    path: {"task": "infantino.run_job", "schedule": float(seconds), "args": [path, {}]}
-    for path, seconds in INFANTINO_PERIODIC_JOBS.items()
-}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # ---- MLflow and the model -------------------------------------------------------------------------
@@ -237,6 +220,8 @@ INFANTINO_MLFLOW_URI = MLFLOW_TRACKING_URI or f"sqlite:///{VAR_DIR / 'mlflow.db'
 INFANTINO_MLFLOW_ARTIFACTS = None if MLFLOW_TRACKING_URI else (VAR_DIR / "mlartifacts").as_uri()
 INFANTINO_MODEL_NAME = env_str("INFANTINO_MODEL_NAME", "infantino-expressions")
 INFANTINO_MODEL_POLL_SECONDS = env_float("INFANTINO_MODEL_POLL_SECONDS", 2.0)
+# The one door to mlcore (predictions.ml); tests may name predictions.ml.fake.FakeBackend instead.
+INFANTINO_ML_BACKEND = env_str("INFANTINO_ML_BACKEND", "predictions.ml.mlflow_backend.MLflowBackend")
 INFANTINO_TORCH_THREADS = env_int("INFANTINO_TORCH_THREADS", 1)
 # A retrain whose progress has not moved for this long is taken for dead (its worker stopped).
 INFANTINO_RETRAIN_STALE_SECONDS = env_int("INFANTINO_RETRAIN_STALE_SECONDS", 900)

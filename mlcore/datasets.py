@@ -1,4 +1,5 @@
-"""Datasets: FER2013 in its canonical CSV layout, and image folders with one sub-folder per label."""
+"""Datasets: FER2013 in its canonical CSV layout, image folders with one sub-folder per label, and the data
+folder that holds both."""
 
 from __future__ import annotations
 
@@ -12,9 +13,29 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mlcore.imageio import open_image_file
 from mlcore.labels import LABEL_INDEX, LABELS, NUM_CLASSES
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
+FER_FOLDER = "fer2013"
+INFANT_FOLDER = "infant"
+
+
+@dataclass(frozen=True)
+class DataFolders:
+    """What a data folder holds for training; None where it holds nothing of that kind."""
+
+    fer_csv: Path | None
+    infant_dir: Path | None
+
+
+def data_folders(data_dir: Path) -> DataFolders:
+    """The first FER2013 CSV (plain or gzipped, by name) under ``<data_dir>/fer2013/`` and ``<data_dir>/infant/``."""
+    root = Path(data_dir)
+    fer = root / FER_FOLDER
+    found = sorted(fer.glob("*.csv*")) if fer.is_dir() else []
+    infant = root / INFANT_FOLDER
+    return DataFolders(fer_csv=found[0] if found else None, infant_dir=infant if infant.is_dir() else None)
 
 
 @dataclass(frozen=True)
@@ -112,8 +133,6 @@ class LabeledImages:
 
 def load_labeled(path: Path, *, limit: int | None = None) -> LabeledImages:
     """An image folder (one sub-folder per label) or a FER2013 CSV, as RGB images."""
-    from mlcore.imageio import open_image_file
-
     path = Path(path)
     if is_fer_csv(path):
         faces, labels = read_fer_csv(path, limit=limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 NUM_CLASSES = len(LABELS)
 LABEL_INDEX: dict[str, int] = {name: i for i, name in enumerate(LABELS)}
+UNSURE = "unsure"  # what a prediction says instead of an expression when its uncertainty is too high
 
 
 def label_index(name: str) -> int:

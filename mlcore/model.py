@@ -13,12 +13,11 @@ from sklearn.neural_network import MLPClassifier
 
 from mlcore.extractor import Extractor
 from mlcore.faces import Box, FaceCrop, crop_face, make_detector
-from mlcore.labels import LABELS
+from mlcore.labels import LABELS, UNSURE
 from mlcore.online import head_probabilities
 from mlcore.preprocess import batch
 from mlcore.uncertainty import normalised_entropy
 
-UNSURE = "unsure"
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.sessions import owner_session_key, viewer_session_key
-from mlcore.imageio import InvalidImage
 from predictions import selectors, services
-from predictions.ml import ModelUnavailable
+from predictions.ml import InvalidImage, ModelUnavailable
 from predictions.models import Prediction
 
 ERROR = inline_serializer("Error", fields={"error": serializers.CharField()})

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from mlcore.labels import LABELS
+from predictions.ml import LABELS, UNSURE
 
 
 class Expression(models.TextChoices):
@@ -23,8 +23,19 @@ class Expression(models.TextChoices):
 
 assert tuple(Expression.values) == LABELS, "Expression must list mlcore's labels in the same order"
 
-UNSURE = "unsure"
 PREDICTED_LABELS = [*Expression.choices, (UNSURE, "Unsure")]
+
+
+class LabelStatus(models.TextChoices):
+    """What became of a label given to an image; defined here, below every app that reads it."""
+
+    QUEUED = "queued"  # waiting for consensus or for the learning job
+    LEARNED = "learned"  # a version learned from it and became live
+    HELD_BACK = "held_back"  # a version learned from it but the forgetting guard kept it off live
+    OUTVOTED = "outvoted"  # the image's consensus went to another label (only with several annotators)
+
+
+COUNTED = (LabelStatus.LEARNED, LabelStatus.HELD_BACK)  # labels that settled their image: learned from
 
 
 CONTENT_NAME = re.compile(r"[0-9a-f]{64}\.jpg")
@@ -94,68 +105,3 @@ class ImageEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"embedding of {self.prediction_id} by {self.extractor_id}"
-
-
-class ModelChange(models.Model):
-    """An audit entry: who moved the live alias, from which version to which, and why."""
-
-    class Action(models.TextChoices):
-        PROMOTE = "promote"
-        ROLLBACK = "rollback"
-
-    action = models.CharField(max_length=16, choices=Action.choices)
-    version = models.CharField(max_length=32)
-    previous_version = models.CharField(max_length=32, blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    reason = models.TextField(blank=True)
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.previous_version or '∅'} → {self.version}"
-
-
-class TrainingJob(models.Model):
-    """A full retrain started from the dashboard; its row is the progress a reopened page shows."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
-
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    # "active" while queued or running, NULL after: the unique constraint allows one retrain at a time.
-    active_slot = models.CharField(max_length=8, null=True, blank=True, unique=True, default="active")
-    options = models.JSONField(default=dict)
-    progress = models.JSONField(default=dict)  # the last progress event: stage, step, total, epoch, loss, …
-    cancel_requested = models.BooleanField(default=False)
-    result_version = models.CharField(max_length=32, blank=True)
-    promoted = models.BooleanField(default=False)
-    message = models.TextField(blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)  # the heartbeat: every progress event saves the row
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(active_slot__isnull=True) | Q(status__in=["queued", "running"]),
-                name="training_job_active_slot_only_while_active",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"retrain #{self.pk} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE

@@ -13,8 +13,8 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from accounts import roles
-from predictions import ml
-from predictions.models import ModelChange, Prediction, TrainingJob
+from predictions.ml import ModelUnavailable, backend
+from predictions.models import COUNTED, Prediction
 
 
 def prediction_get(*, prediction_id: str) -> Prediction | None:
@@ -80,6 +80,15 @@ def predictions_recent(
     return predictions_owned(user=user, session_key=session_key)[:limit]
 
 
+def predictions_labeled_to_consensus() -> list[tuple[Prediction, str]]:
+    """Every image whose labels settled on one, with that label: what a full retrain learns from users."""
+    # Through the reverse relation by name: predictions must not import the annotations app.
+    labels = dict(
+        Prediction.objects.filter(annotations__status__in=COUNTED).values_list("pk", "annotations__label")
+    )
+    return [(prediction, labels[prediction.pk]) for prediction in Prediction.objects.filter(pk__in=labels)]
+
+
 @dataclass(frozen=True)
 class ModelSummary:
     version: str
@@ -92,10 +101,10 @@ class ModelSummary:
 
 def live_model_summary() -> ModelSummary | None:
     """The live version's summary, None when none is trained; raises ``ml.ModelUnavailable`` while MLflow is down."""
-    version = ml.live_version()
+    version = ml.backend().live_version()
     if version is None:
         return None
-    info = ml.registry().version_info(version)
+    info = ml.backend().version_info(version)
     return ModelSummary(
         version=info.version,
         created=datetime.fromtimestamp(info.created_ms / 1000, tz=UTC),
@@ -110,82 +119,5 @@ def live_model_notice() -> tuple[ModelSummary | None, str]:
     """For pages: the live model's summary (None if none is trained), or None and why MLflow cannot tell."""
     try:
         return live_model_summary(), ""
-    except ml.ModelUnavailable as exc:
+    except ModelUnavailable as exc:
         return None, str(exc)
-
-
-# ---- the model-version dashboard ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class VersionRow:
-    version: str
-    created: datetime
-    kind: str
-    parent: str | None
-    is_live: bool
-    promoted_by: str
-    learned_from: str  # the labels (annotation ids / label) an online version learned from
-    metrics: dict[str, float]
-
-
-def model_versions() -> list[VersionRow]:
-    """Every registered version, newest first."""
-    return [
-        VersionRow(
-            version=info.version,
-            created=datetime.fromtimestamp(info.created_ms / 1000, tz=UTC),
-            kind=info.tags.get("kind", ""),
-            parent=info.parent,
-            is_live=info.is_live,
-            promoted_by=info.tags.get("promoted_by", ""),
-            learned_from=_learned_from(info.tags),
-            metrics=info.metrics,
-        )
-        for info in ml.registry().versions()
-    ]
-
-
-def _learned_from(tags: dict[str, str]) -> str:
-    label, annotations = tags.get("label", ""), tags.get("annotation_ids", "")
-    if label and annotations:
-        return f"{label} (annotation {annotations})"
-    return label or annotations
-
-
-@dataclass(frozen=True)
-class VersionDetail:
-    row: VersionRow
-    params: dict[str, str]
-    tags: dict[str, str]
-    confusion: dict[str, list[list[int]]]  # domain → matrix (rows: true label, columns: predicted)
-    lineage: list[str]  # this version, its parent, the parent's parent, …
-
-
-def model_version_detail(*, version: str) -> VersionDetail | None:
-    from mlcore.registry import NoModel
-
-    registry = ml.registry()
-    try:
-        info = registry.version_info(version)
-    except NoModel:
-        return None
-    rows = {row.version: row for row in model_versions()}
-    lineage, cursor = [], info.version
-    while cursor and cursor not in lineage and len(lineage) < 50:
-        lineage.append(cursor)
-        cursor = rows[cursor].parent if cursor in rows else None
-    confusion = registry.version_json(version, "confusion.json") or {}
-    return VersionDetail(
-        row=rows[info.version], params=info.params, tags=info.tags, confusion=confusion, lineage=lineage
-    )
-
-
-def model_changes(*, limit: int = 20) -> QuerySet[ModelChange]:
-    return ModelChange.objects.select_related("user")[:limit]
-
-
-def training_job_current() -> TrainingJob | None:
-    """The retrain that is queued or running, else the most recent one."""
-    return (
-        TrainingJob.objects.filter(active_slot__isnull=False).select_related("started_by").first()
-        or TrainingJob.objects.select_related("started_by").first()
-    )

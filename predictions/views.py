@@ -18,8 +18,8 @@ from accounts.roles import is_admin
 from accounts.sessions import owner_session_key, viewer_session_key
 from infantino_site.api_errors import ServiceUnavailable
 from infantino_site.throttling import rate_exceeded
-from mlcore.imageio import InvalidImage
 from predictions import selectors, services
+from predictions.ml import InvalidImage
 from predictions.charts import Series, line_chart
 from predictions.models import Expression, Prediction, TrainingJob
 

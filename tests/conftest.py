@@ -50,9 +50,9 @@ def model_registry(settings, mlflow_store: dict[str, str]):  # type: ignore[no-u
     settings.INFANTINO_MLFLOW_URI = mlflow_store["uri"]
     settings.INFANTINO_MLFLOW_ARTIFACTS = mlflow_store["artifacts"]
     settings.INFANTINO_MODEL_NAME = f"test-{uuid.uuid4().hex[:12]}"
-    ml.live_model.reset()
+    ml.reset_backend()
     yield registry_for(mlflow_store["uri"], mlflow_store["artifacts"], settings.INFANTINO_MODEL_NAME)
-    ml.live_model.reset()
+    ml.reset_backend()
 
 
 @pytest.fixture
@@ -66,6 +66,19 @@ def live_model(model_registry, tiny_extractor_id: str) -> str:  # type: ignore[n
     )
     model_registry.set_live(version, by="tests")
     return version
+
+
+@pytest.fixture
+def fake_backend(settings):  # type: ignore[no-untyped-def]
+    """The in-memory backend instead of MLflow, with one version live: for tests about everything but the model."""
+    from predictions import ml
+
+    settings.INFANTINO_ML_BACKEND = "predictions.ml.fake.FakeBackend"
+    ml.reset_backend()
+    fake = ml.backend()
+    fake.set_live(fake.add_version(kind="test"), by="tests")
+    yield fake
+    ml.reset_backend()
 
 
 @pytest.fixture(autouse=True)

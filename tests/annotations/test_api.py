@@ -154,8 +154,13 @@ def test_with_two_labels_per_image_conflicts_are_shown_and_consensus_is_learned_
     )
     agreement = client_for(carol).get("/api/agreement/").json()
     assert agreement["images_multiply_labeled"] == 1
-    assert agreement["alpha"] is None or agreement["alpha"] < 1  # one image: alpha is undefined
-    assert agreement["conflicts"][0]["labels"] and agreement["conflicts"][0]["consensus"] == "happy"
+    # One image labeled happy, sad, happy: its annotators disagree exactly as often as chance would have them.
+    assert agreement["alpha"] == 0.0
+    (conflict,) = agreement["conflicts"]
+    assert conflict["id"] == image
+    assert sorted(lab["label"] for lab in conflict["labels"]) == ["happy", "happy", "sad"]
+    assert conflict["agreement"] == pytest.approx(1 / 3)  # of the three pairs, only alice and carol agree
+    assert conflict["consensus"] == "happy"
     assert client_for(carol).get("/api/queue/").json() == []
 
 

@@ -29,9 +29,9 @@ def fresh_process(settings):  # type: ignore[no-untyped-def]
     """This test's own model name, nothing loaded, and MLflow asked on every request unless known to be down."""
     settings.INFANTINO_MODEL_NAME = f"down-{uuid.uuid4().hex[:8]}"
     settings.INFANTINO_MODEL_POLL_SECONDS = 0
-    ml.live_model.reset()
+    ml.reset_backend()
     yield settings
-    ml.live_model.reset()
+    ml.reset_backend()
 
 
 def test_a_loaded_model_keeps_serving_while_mlflow_is_down_and_mlflow_is_asked_again_later(

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from mlcore.labels import LABELS
 from predictions.models import Prediction
-from tests.images import encode, face_like, jpeg_bytes
+from tests.images import encode, face_like, jpeg_bytes, solid
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +36,23 @@ def test_a_prediction_returns_the_contract_with_probabilities_summing_to_one(liv
     assert body["label"] in (*LABELS, "unsure")
     assert 0.0 <= body["uncertainty"] <= 1.0
     assert body["model_version"] == live_model
-    assert body["face_box"] is None or len(body["face_box"]) == 4
     assert len(stored_files(isolated_media)) == 1
+
+
+def test_the_face_in_a_photo_is_found_and_its_box_covers_it(live_model):
+    body = upload(APIClient(), jpeg_bytes(size=96)).json()
+
+    x, y, w, h = body["face_box"]  # the drawn face is an oval from 16 to 80 px on both axes
+    assert 0 <= x <= 16 < 80 <= x + w <= 96
+    assert 0 <= y <= 16 < 80 <= y + h <= 96
+
+
+def test_a_photo_without_a_face_is_classified_whole_with_no_face_box(live_model):
+    response = upload(APIClient(), encode(solid((128, 128, 128), size=96), "JPEG"))
+
+    assert response.status_code == 201
+    assert response.json()["face_box"] is None
+    assert response.json()["label"] in (*LABELS, "unsure")
 
 
 def test_the_detail_endpoint_returns_the_same_object(live_model):

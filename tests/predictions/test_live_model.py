@@ -21,25 +21,25 @@ def next_version(model_registry, live_model, tiny_extractor_id):  # type: ignore
 
 def test_the_model_is_loaded_once_and_reused(settings, live_model):
     settings.INFANTINO_MODEL_POLL_SECONDS = 60
-    assert ml.live_model.current() is ml.live_model.current()
+    assert ml.backend().live.current() is ml.backend().live.current()
 
 
 def test_a_process_follows_the_live_alias_within_the_poll_interval(settings, model_registry, live_model, next_version):
     settings.INFANTINO_MODEL_POLL_SECONDS = 0
-    assert ml.predict(face_like()).prediction.model_version == live_model
+    assert ml.backend().predict(face_like()).prediction.model_version == live_model
 
     newer = next_version()
     model_registry.set_live(newer)
 
-    assert ml.predict(face_like()).prediction.model_version == newer
+    assert ml.backend().predict(face_like()).prediction.model_version == newer
 
 
 def test_a_request_in_flight_keeps_the_model_it_started_with(live_model, next_version):
-    in_flight = ml.live_model.current()
+    in_flight = ml.backend().live.current()
 
-    ml.live_model.swap_to(next_version())
+    ml.backend().live.swap_to(next_version())
 
-    assert ml.live_model.current().version != live_model
+    assert ml.backend().live.current().version != live_model
     assert in_flight.version == live_model
     assert in_flight.predict(face_like()).model_version == live_model
 
@@ -54,7 +54,7 @@ def test_predictions_never_fail_while_the_alias_keeps_moving(settings, model_reg
     def predict_repeatedly() -> None:
         while not stop.is_set():
             try:
-                seen.add(ml.predict(face_like(size=48)).prediction.model_version)
+                seen.add(ml.backend().predict(face_like(size=48)).prediction.model_version)
             except BaseException as error:
                 failures.append(error)
 
@@ -63,7 +63,7 @@ def test_predictions_never_fail_while_the_alias_keeps_moving(settings, model_reg
         worker.start()
     for i in range(9):
         model_registry.set_live(versions[i % 3])
-        ml.live_model.swap_to(versions[i % 3])
+        ml.backend().live.swap_to(versions[i % 3])
     stop.set()
     for worker in workers:
         worker.join()

@@ -212,10 +212,11 @@ def test_serving_keeps_the_old_model_when_the_new_live_version_is_tampered(
     from django.core.files.uploadedfile import SimpleUploadedFile
     from rest_framework.test import APIClient
 
-    from predictions import ml, services
+    from modelops import services
+    from predictions import ml
     from tests.images import jpeg_bytes
 
-    assert ml.live_model.current().version == live_model
+    assert ml.backend().live.current().version == live_model
     tampered = model_registry.register(head=tiny_head(seed=2), extractor_id=tiny_extractor_id, kind="test")
     skops_file = head_dir(model_registry, tampered) / "model.skops"
     skops_file.write_bytes(skops_file.read_bytes()[:-10] + b"0123456789")
@@ -224,7 +225,7 @@ def test_serving_keeps_the_old_model_when_the_new_live_version_is_tampered(
         services.model_promote(version=tampered, user=None, reason="test")
     assert model_registry.live_version() == live_model  # the alias did not move
     with pytest.raises(ArtifactRefused):
-        ml.live_model.swap_to(tampered)
+        ml.backend().live.swap_to(tampered)
 
     model_registry.set_live(tampered)  # moved behind the app's back: every process polls and refuses it
     settings.INFANTINO_MODEL_POLL_SECONDS = 0
@@ -234,4 +235,4 @@ def test_serving_keeps_the_old_model_when_the_new_live_version_is_tampered(
 
     assert response.status_code == 201
     assert response.json()["model_version"] == live_model
-    assert ml.live_model.current().version == live_model
+    assert ml.backend().live.current().version == live_model

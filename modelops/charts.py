@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from modelops.selectors import VersionRow
+
 
 @dataclass(frozen=True)
 class Series:
@@ -62,3 +64,15 @@ def line_chart(series: Sequence[Series], *, width: int = 720, height: int = 240,
                 )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def accuracy_chart(versions: Sequence[VersionRow]) -> str:
+    """Accuracy on both domains over the versions (given newest first), oldest on the left."""
+    chronological = list(reversed(versions))
+    return line_chart(
+        [
+            Series("Infant accuracy", "infant", [(v.version, v.metrics.get("infant_accuracy")) for v in chronological]),
+            Series("FER2013 accuracy", "fer", [(v.version, v.metrics.get("fer_accuracy")) for v in chronological]),
+        ],
+        title="Accuracy on both domains over model versions",
+    )

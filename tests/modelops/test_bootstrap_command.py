@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+from modelops.models import ModelChange
 from predictions import ml
 from tests.mlcore.tiny_data import fer_csv, image_folder
 
@@ -25,8 +26,9 @@ def test_it_trains_registers_and_makes_live_a_first_model_from_both_domains(mode
 
     output = run("--images", str(images), "--fer", str(csv), *TINY)
 
-    version = ml.live_version()
+    version = ml.backend().live_version()
     assert version is not None and f"Model version {version} is live" in output
+    assert ModelChange.objects.get(version=version).action == ModelChange.Action.BOOTSTRAP  # the move is audited
     info = model_registry.version_info(version)
     assert info.tags["kind"] == "bootstrap"
     assert {"infant_accuracy", "fer_accuracy"} <= set(info.metrics)
@@ -41,7 +43,7 @@ def test_if_missing_leaves_a_live_model_alone(live_model, tmp_path):
     output = run("--if-missing", "--images", str(images), *TINY)
 
     assert "is live; nothing to do" in output
-    assert ml.live_version() == live_model
+    assert ml.backend().live_version() == live_model
 
 
 def test_if_missing_without_any_data_says_the_app_runs_without_a_model(settings, model_registry, tmp_path):
@@ -50,7 +52,7 @@ def test_if_missing_without_any_data_says_the_app_runs_without_a_model(settings,
     output = run("--if-missing")
 
     assert "No training data found" in output
-    assert ml.live_version() is None
+    assert ml.backend().live_version() is None
 
 
 def test_it_needs_some_data(model_registry):

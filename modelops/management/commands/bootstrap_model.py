@@ -10,9 +10,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mlcore.faces import DETECTORS
+from modelops.management.progress import StageBars
+from modelops.models import ModelChange
+from modelops.services import live_version_move
 from predictions import ml
-from predictions.management.progress import StageBars
 
 
 class Command(BaseCommand):
@@ -24,7 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--fer-limit", type=int, default=3000, help="FER2013 rows to use (default 3000)")
         parser.add_argument("--image-size", type=int, default=128)
         parser.add_argument(
-            "--face-detector", default="mtcnn", choices=DETECTORS, help="mtcnn falls back to haar without its weights"
+            "--face-detector",
+            default="mtcnn",
+            choices=ml.FACE_DETECTORS,
+            help="mtcnn falls back to haar without its weights",
         )
         parser.add_argument("--no-imagenet", action="store_true", help="start from random weights")
         parser.add_argument("--seed", type=int, default=0)
@@ -35,15 +39,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from mlcore.bootstrap import bootstrap
-        from mlcore.extractor import ExtractorConfig
-
         fer, images = options["fer"], options["images"]
         if options["if_missing"]:
-            if ml.live_version() is not None:
-                self.stdout.write(f"Model version {ml.live_version()} is live; nothing to do.")
+            live = ml.backend().live_version()
+            if live is not None:
+                self.stdout.write(f"Model version {live} is live; nothing to do.")
                 return
-            fer, images = fer or _default_fer(), images or _default_images()
+            found = ml.data_folders(Path(settings.INFANTINO_DATA_DIR) if settings.INFANTINO_DATA_DIR else None)
+            fer, images = fer or found.fer_csv, images or found.infant_dir
             if fer is None and images is None:
                 self.stdout.write("No training data found (set INFANTINO_DATA_DIR): the app will run without a model.")
                 return
@@ -52,40 +55,25 @@ class Command(BaseCommand):
         for path in (fer, images):
             if path is not None and not path.exists():
                 raise CommandError(f"{path} does not exist")
-        config = ExtractorConfig(image_size=options["image_size"], face_detector=options["face_detector"])
         bars = StageBars(sys.stderr)
         try:
-            result = bootstrap(
-                ml.registry(),
+            result = ml.backend().bootstrap(
                 fer_csv=fer,
                 image_dir=images,
-                fer_limit=options["fer_limit"],
-                config=config,
-                imagenet=not options["no_imagenet"],
-                seed=options["seed"],
+                options={
+                    "fer_limit": options["fer_limit"],
+                    "image_size": options["image_size"],
+                    "face_detector": options["face_detector"],
+                    "imagenet": not options["no_imagenet"],
+                    "seed": options["seed"],
+                },
                 progress=bars,
             )
         finally:
             bars.close()
+        live_version_move(version=result.version, action=ModelChange.Action.BOOTSTRAP, by="bootstrap")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Model version {result.version} is live ({result.seconds:.0f} s): {json.dumps(result.metrics)}"
             )
         )
-
-
-def _data_dir() -> Path | None:
-    return Path(settings.INFANTINO_DATA_DIR) if settings.INFANTINO_DATA_DIR else None
-
-
-def _default_fer() -> Path | None:
-    root = _data_dir()
-    if root is None:
-        return None
-    found = sorted((root / "fer2013").glob("*.csv*")) if (root / "fer2013").is_dir() else []
-    return found[0] if found else None
-
-
-def _default_images() -> Path | None:
-    root = _data_dir()
-    return root / "infant" if root is not None and (root / "infant").is_dir() else None

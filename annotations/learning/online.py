@@ -1,0 +1,128 @@
+"""One label in, at most one new version out: lock → consensus → fit → move the alias → record."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+from annotations.agreement import consensus
+from annotations.learning import lineage, replay
+from annotations.learning.writer import LabelWaits, single_writer
+from annotations.models import Annotation
+from modelops.models import ModelChange
+from modelops.services import live_version_move
+from predictions import ml
+
+logger = logging.getLogger(__name__)
+
+
+def learn_from_annotation(*, annotation_id: int) -> str | None:
+    """Learn the image of ``annotation_id`` if its consensus is reached; returns the new version, if any."""
+    with single_writer():
+        return learn_locked(annotation_id)
+
+
+def learn_locked(annotation_id: int) -> str | None:
+    """``learn_from_annotation`` for a caller that holds the writer lock already (undo re-learning)."""
+    annotation = Annotation.objects.select_related("image").filter(pk=annotation_id).first()
+    if annotation is None or annotation.status != Annotation.Status.QUEUED:
+        return None  # undone meanwhile, or already settled with its image
+    if _joined_settled_image(annotation):
+        return None
+    votes = list(annotation.image.annotations.filter(status=Annotation.Status.QUEUED))
+    label = consensus([vote.label for vote in votes], needed=settings.INFANTINO_LABELS_PER_IMAGE)
+    if label is None:
+        return None  # waits for more annotators
+    parent = ml.backend().live_version()
+    if parent is None:
+        raise LabelWaits(f"annotation {annotation_id} waits: no live model to learn onto, or MLflow is unreachable")
+    made_before = lineage.made_before(annotation, live=parent)
+    if made_before is not None:
+        return _record_interrupted(made_before, votes=votes, live=parent)
+    return _learn(annotation, votes=votes, label=label, parent=parent)
+
+
+def _joined_settled_image(annotation: Annotation) -> bool:
+    """A label for an image learned already joins it or is outvoted, never learned twice."""
+    settled = annotation.image.annotations.filter(status__in=Annotation.COUNTED).first()
+    if settled is None:
+        return False
+    status = settled.status if annotation.label == settled.label else Annotation.Status.OUTVOTED
+    Annotation.objects.filter(pk=annotation.pk).update(
+        status=status, model_version=settled.model_version, parent_version=settled.parent_version
+    )
+    return True
+
+
+def _learn(annotation: Annotation, *, votes: list[Annotation], label: str, parent: str) -> str:
+    started = time.monotonic()
+    image = annotation.image
+    agreeing = tuple(vote.pk for vote in votes if vote.label == label)
+    extractor_id = ml.backend().version_info(parent).tags["extractor_id"]
+    learned = ml.backend().learn(
+        ml.LabelToLearn(
+            image_id=image.pk,
+            vector=replay.image_embedding(image, version=parent, extractor_id=extractor_id),
+            label=label,
+            annotation_ids=agreeing,
+            seed=annotation.pk,
+            replay=replay.earlier_labels(extractor_id=extractor_id, exclude_image=image),
+        ),
+        parent=parent,
+    )
+    # Noted (the labels stay queued) before the alias moves, so that a re-run knows which version they made.
+    Annotation.objects.filter(pk__in=agreeing, status=Annotation.Status.QUEUED).update(
+        model_version=learned.version, parent_version=parent
+    )
+    made = lineage.Made(
+        version=learned.version, parent=parent, label=label, annotation_ids=frozenset(agreeing), guard=learned.guard
+    )
+    if learned.accepted:
+        _go_live(made)
+    _record(made, votes=votes, accepted=learned.accepted)
+    logger.info(
+        "annotation %s (%s) → version %s, %s, %.0f ms",
+        annotation.pk,
+        label,
+        learned.version,
+        "learned" if learned.accepted else f"held back ({learned.guard})",
+        1000 * (time.monotonic() - started),
+    )
+    return learned.version
+
+
+def _go_live(made: lineage.Made) -> None:
+    ids = ",".join(str(pk) for pk in sorted(made.annotation_ids))
+    live_version_move(
+        version=made.version,
+        action=ModelChange.Action.LEARN,
+        by=f"annotation {ids}",
+        reason=f"learned '{made.label}' from annotation {ids}; guard: {made.guard}",
+        extra={"label": made.label},
+    )
+
+
+def _record_interrupted(version: str, *, votes: list[Annotation], live: str) -> str:
+    """An earlier run made a live-line version from these labels, then stopped before recording it."""
+    made = lineage.made(version)
+    if version == live and not ModelChange.objects.filter(version=version, action=ModelChange.Action.LEARN).exists():
+        _go_live(made)  # it stopped between the alias and the audit row: the move is recorded (and announced) now
+    _record(made, votes=votes, accepted=True)
+    logger.info("the labels of version %s were learned into the live line already: recorded", version)
+    return version
+
+
+def _record(made: lineage.Made, *, votes: list[Annotation], accepted: bool) -> None:
+    """Write what became of an image's queued labels once ``made.version`` was made from them."""
+    status = Annotation.Status.LEARNED if accepted else Annotation.Status.HELD_BACK
+    outvoted = [vote.pk for vote in votes if vote.pk not in made.annotation_ids and vote.label != made.label]
+    with transaction.atomic():
+        Annotation.objects.filter(pk__in=made.annotation_ids, status=Annotation.Status.QUEUED).update(
+            status=status, model_version=made.version, parent_version=made.parent, guard_note=made.guard[:500]
+        )
+        Annotation.objects.filter(pk__in=outvoted).update(
+            status=Annotation.Status.OUTVOTED, model_version=made.version, parent_version=made.parent
+        )

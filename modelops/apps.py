@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ModelopsConfig(AppConfig):
+    name = "modelops"
+    verbose_name = "Model operations"

@@ -1,0 +1,158 @@
+"""Reads for model operations: registered versions, their details, the audit log and retrain jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from modelops.models import ModelChange, TrainingJob
+from predictions.ml import LABELS, UnknownVersion, backend
+
+DOMAINS = [("infant", "Infant"), ("fer", "FER2013")]  # the metric prefix, and its title on the pages
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: str
+    created: datetime
+    kind: str
+    parent: str | None
+    is_live: bool
+    promoted_by: str
+    learned_from: str  # the labels (annotation ids / label) an online version learned from
+    metrics: dict[str, float]
+
+
+def model_versions() -> list[VersionRow]:
+    """Every registered version, newest first."""
+    return [_row(info) for info in backend().versions()]
+
+
+def _row(info: Any) -> VersionRow:
+    return VersionRow(
+        version=info.version,
+        created=datetime.fromtimestamp(info.created_ms / 1000, tz=UTC),
+        kind=info.tags.get("kind", ""),
+        parent=info.parent,
+        is_live=info.is_live,
+        promoted_by=info.tags.get("promoted_by", ""),
+        learned_from=_learned_from(info.tags),
+        metrics=info.metrics,
+    )
+
+
+def _learned_from(tags: dict[str, str]) -> str:
+    label, annotations = tags.get("label", ""), tags.get("annotation_ids", "")
+    if label and annotations:
+        return f"{label} (annotation {annotations})"
+    return label or annotations
+
+
+@dataclass(frozen=True)
+class VersionDetail:
+    row: VersionRow
+    params: dict[str, str]
+    tags: dict[str, str]
+    confusion: dict[str, list[list[int]]]  # domain → matrix (rows: true label, columns: predicted)
+    lineage: list[str]  # this version, its parent, the parent's parent, …
+    domains: list[dict[str, Any]] = field(default_factory=list)  # per domain: its scores and confusion, for pages
+
+
+def model_version_detail(*, version: str) -> VersionDetail | None:
+    """One version with its lineage and per-domain scores; None when there is no such version."""
+    model = backend()
+    try:
+        info = model.version_info(version)
+    except UnknownVersion:
+        return None
+    rows = {row.version: row for row in model_versions()}
+    lineage, cursor = [], info.version
+    while cursor and cursor not in lineage and len(lineage) < 50:
+        lineage.append(cursor)
+        cursor = rows[cursor].parent if cursor in rows else None
+    row = rows[info.version]
+    confusion = model.version_json(version, "confusion.json") or {}
+    return VersionDetail(
+        row=row,
+        params=info.params,
+        tags=info.tags,
+        confusion=confusion,
+        lineage=lineage,
+        domains=_domain_tables(row.metrics, confusion),
+    )
+
+
+def _domain_tables(metrics: dict[str, float], confusion: dict[str, list[list[int]]]) -> list[dict[str, Any]]:
+    tables = []
+    for domain, title in DOMAINS:
+        rows = []
+        for label, counts in zip(LABELS, confusion.get(domain) or [], strict=False):
+            total = sum(counts) or 1
+            rows.append({"label": label, "cells": [{"count": c, "share": round(100 * c / total)} for c in counts]})
+        tables.append(
+            {
+                "domain": domain,
+                "title": title,
+                "accuracy": metrics.get(f"{domain}_accuracy"),
+                "macro_f1": metrics.get(f"{domain}_macro_f1"),
+                "ece": metrics.get(f"{domain}_ece"),
+                "recall": [(label, metrics.get(f"{domain}_recall_{label}")) for label in LABELS],
+                "confusion": rows,
+            }
+        )
+    return tables
+
+
+def model_changes(*, limit: int = 20) -> QuerySet[ModelChange]:
+    return ModelChange.objects.select_related("user")[:limit]
+
+
+def training_job_current() -> TrainingJob | None:
+    """The retrain that is queued or running, else the most recent one."""
+    return (
+        TrainingJob.objects.filter(active_slot__isnull=False).select_related("started_by").first()
+        or TrainingJob.objects.select_related("started_by").first()
+    )
+
+
+def training_job_payload(job: TrainingJob) -> dict[str, Any]:
+    """A retrain as the dashboard's script reads it, on the page and over the websocket."""
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "progress": job.progress,
+        "result_version": job.result_version,
+        "promoted": job.promoted,
+        "message": job.message,
+        "cancel_requested": job.cancel_requested,
+        "started_by": job.started_by.get_username() if job.started_by else None,
+        "created": job.created.isoformat() if job.created else None,
+        "finished": job.finished.isoformat() if job.finished else None,
+    }
+
+
+def training_job_current_payload() -> dict[str, Any] | None:
+    job = training_job_current()
+    return training_job_payload(job) if job else None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    versions: list[VersionRow]
+    changes: list[ModelChange]
+    job: TrainingJob | None
+    job_payload: dict[str, Any] | None
+
+
+def dashboard_get() -> Dashboard:
+    """Everything the dashboard shows: every version, the recent alias moves and the current retrain."""
+    job = training_job_current()
+    return Dashboard(
+        versions=model_versions(),
+        changes=list(model_changes()),
+        job=job,
+        job_payload=training_job_payload(job) if job else None,
+    )

@@ -1,0 +1,235 @@
+"""The one door from Django to ``mlcore``: what the apps may ask of the model, and who answers.
+
+``backend()`` is this process's model backend, the class named by ``INFANTINO_ML_BACKEND``: the
+MLflow-backed one (``predictions.ml.mlflow.MLflowBackend``) in every profile, or the in-memory fake
+(``predictions.ml.fake.FakeBackend``) that tests can use instead. Nothing outside this package imports
+``mlcore``; the few pure helpers Django needs (image decoding, the label list) are re-exported here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from django.conf import settings
+from django.utils.module_loading import import_string
+from PIL import Image
+
+from infantino_site.api_errors import ServiceUnavailable
+from mlcore.faces import DETECTORS as FACE_DETECTORS
+from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
+from mlcore.labels import LABEL_INDEX, LABELS, UNSURE
+from mlcore.progress import ProgressEvent
+from mlcore.uncertainty import normalised_entropy
+
+if TYPE_CHECKING:
+    from mlcore.model import Prediction
+    from mlcore.registry import VersionInfo
+
+__all__ = [
+    "LABELS",
+    "LABEL_INDEX",
+    "UNSURE",
+    "Backend",
+    "FACE_DETECTORS",
+    "DataFolders",
+    "DecodedImage",
+    "Embedded",
+    "InvalidImage",
+    "Learned",
+    "ModelRefused",
+    "ModelUnavailable",
+    "Outcome",
+    "ProgressEvent",
+    "Served",
+    "TrainingCancelled",
+    "UnknownVersion",
+    "backend",
+    "data_folders",
+    "decode_image",
+    "encode_clean",
+    "normalised_entropy",
+    "reset_backend",
+]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[ProgressEvent], None]
+
+
+class ModelUnavailable(ServiceUnavailable):
+    """No model can be served: none is trained yet, or MLflow cannot be reached and none is in memory."""
+
+
+class UnknownVersion(LookupError):
+    """The registry has no such model version."""
+
+
+class ModelRefused(RuntimeError):
+    """A version's files failed their integrity check; it is never served."""
+
+
+class TrainingCancelled(Exception):
+    """A training stopped because someone cancelled it."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A prediction with the embedding it came from, kept so the image is never embedded twice."""
+
+    prediction: Prediction
+    embedding: np.ndarray
+    extractor_id: str
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vector: np.ndarray
+    face_box: tuple[int, int, int, int] | None
+    extractor_id: str
+
+
+class Served(Protocol):
+    """The model version a process serves, as the apps see it."""
+
+    version: str
+    extractor_id: str
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A version made online from one image's label; ``accepted`` says whether the forgetting guard let it go live."""
+
+    version: str
+    parent: str
+    accepted: bool
+    guard: str  # the guard's verdict when accepted, else its reasons
+    extractor_id: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Earlier labeled images, as embeddings under the parent's extractor, for the replay batch."""
+
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class LabelToLearn:
+    image_id: object
+    vector: np.ndarray
+    label: str
+    annotation_ids: tuple[int, ...]
+    seed: int
+    replay: Replay = field(default_factory=Replay)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What a full training needs from Django: where the data is, where to work, how to report."""
+
+    work_dir: Path
+    cache_dir: Path
+    fer_csv: Path | None
+    image_dir: Path
+    options: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    progress: Progress | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Trained:
+    version: str
+    metrics: dict[str, float]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    passed: bool
+    reason: str
+
+
+class Backend(Protocol):
+    """Everything Django asks of the model: predict, learn a label, read versions, move the live alias."""
+
+    def predict(self, image: Image.Image) -> Outcome: ...
+    def embed(self, image: Image.Image, *, version: str) -> Embedded: ...
+    def served(self) -> Served: ...
+    def live_version(self) -> str | None: ...
+    def version_info(self, version: str) -> VersionInfo: ...
+    def versions(self) -> list[VersionInfo]: ...
+    def version_json(self, version: str, name: str) -> Any | None: ...
+    def serve(self, version: str) -> None: ...
+    def set_live(self, version: str, *, by: str) -> None: ...
+    def learn(self, label: LabelToLearn, *, parent: str) -> Learned: ...
+    def retrain_verdict(self, *, candidate: str, live: str | None) -> GuardVerdict: ...
+    def train(self, run: TrainingRun) -> Trained: ...
+    def bootstrap(
+        self, *, fer_csv: Path | None, image_dir: Path | None, options: dict[str, Any], progress: Progress
+    ) -> Trained: ...
+    def evaluate(self, data: Path, *, version: str | None, limit: int | None, progress: Progress) -> dict[str, Any]: ...
+    def warm_up(self) -> None: ...
+
+
+_backend: Backend | None = None
+_backend_lock = threading.Lock()
+
+
+def backend() -> Backend:
+    """This process's backend, built on first use from ``INFANTINO_ML_BACKEND``."""
+    global _backend
+    with _backend_lock:
+        if _backend is None:
+            _backend = import_string(settings.INFANTINO_ML_BACKEND)()
+        return _backend
+
+
+def reset_backend() -> None:
+    """Forget the process's backend and everything it holds (tests, and a settings change)."""
+    global _backend
+    with _backend_lock:
+        _backend = None
+
+
+@dataclass(frozen=True)
+class DataFolders:
+    fer_csv: Path | None
+    infant_dir: Path | None
+
+
+def data_folders(data_dir: Path | None) -> DataFolders:
+    """The training data under a data folder: ``fer2013/*.csv[.gz]`` (the first) and ``infant/<label>/``."""
+    if data_dir is None:
+        return DataFolders(fer_csv=None, infant_dir=None)
+    fer = sorted((data_dir / "fer2013").glob("*.csv*")) if (data_dir / "fer2013").is_dir() else []
+    infant = data_dir / "infant"
+    return DataFolders(fer_csv=fer[0] if fer else None, infant_dir=infant if infant.is_dir() else None)
+
+
+def labels_to_indices(labels: Sequence[str]) -> np.ndarray:
+    return np.array([LABEL_INDEX[label] for label in labels], dtype=np.int64)
+
+
+def load_in_background() -> None:
+    """Load the live model in a thread when a server starts (``INFANTINO_WARM_START``)."""
+    if settings.INFANTINO_WARM_START:
+        threading.Thread(target=_load_live_model, name="infantino-warm-up", daemon=True).start()
+
+
+def _load_live_model() -> None:
+    try:
+        backend().served()
+    except ModelUnavailable:
+        logger.info("no live model yet; predictions will say so until one is trained")
+    except Exception:
+        logger.exception("could not load the live model at start-up")

@@ -1,0 +1,188 @@
+"""An in-memory backend for tests: instant, deterministic, and as strict as the real one about versions.
+
+A version is a vector of class scores. A prediction scores the image's mean brightness against them,
+learning a label raises that label's score, and every alias move is kept in ``moves`` so a test can
+see exactly what happened. Name it in ``INFANTINO_ML_BACKEND`` (or use the ``fake_backend`` fixture).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from mlcore.datasets import load_labeled
+from mlcore.labels import LABELS
+from mlcore.model import Prediction
+from mlcore.registry import LIVE_ALIAS, VersionInfo
+from mlcore.uncertainty import normalised_entropy
+from predictions.ml import (
+    Embedded,
+    GuardVerdict,
+    LabelToLearn,
+    Learned,
+    ModelRefused,
+    ModelUnavailable,
+    Outcome,
+    Progress,
+    ProgressEvent,
+    Trained,
+    TrainingRun,
+    UnknownVersion,
+)
+
+EXTRACTOR_ID = "fake-extractor"
+DIMENSIONS = 64
+
+
+@dataclass(frozen=True)
+class FakeServed:
+    version: str
+    extractor_id: str
+    scores: np.ndarray
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        logits = self.scores[None, :] + np.asarray(embeddings, dtype=np.float32)[:, : len(LABELS)]
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class FakeBackend:
+    versions_made: dict[str, VersionInfo] = field(default_factory=dict)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)  # versions whose files "fail their checks"
+    moves: list[tuple[str, str]] = field(default_factory=list)  # (version, by) for every alias move
+    hold_back: bool = False  # learned versions fail the guard
+    live: str | None = None
+    serving: str | None = None
+
+    def add_version(
+        self, *, kind: str = "test", parent: str | None = None, label: str | None = None, **metrics: float
+    ) -> str:
+        """Register a version (its scores favour ``label`` if given) and return its number."""
+        version = str(len(self.versions_made) + 1)
+        base = self.scores[parent].copy() if parent else np.zeros(len(LABELS), dtype=np.float32)
+        if label is not None:
+            base[LABELS.index(label)] += 1.0
+        self.scores[version] = base
+        tags = {"kind": kind, "extractor_id": EXTRACTOR_ID, **({"parent_version": parent} if parent else {})}
+        self.versions_made[version] = VersionInfo(
+            version=version,
+            created_ms=int(time.time() * 1000),
+            run_id=f"fake-run-{version}",
+            tags=tags,
+            metrics={"infant_accuracy": 0.5, "fer_accuracy": 0.5, **metrics},
+            params={},
+        )
+        return version
+
+    # ---- serving ------------------------------------------------------------------------------------------
+    def predict(self, image: Image.Image) -> Outcome:
+        served = self.served()
+        embedding = self._embedding(image)
+        probabilities = served.probabilities(embedding[None, :])[0]
+        top = LABELS[int(np.argmax(probabilities))]
+        prediction = Prediction(
+            label=top,
+            top_label=top,
+            probabilities={label: float(p) for label, p in zip(LABELS, probabilities, strict=True)},
+            uncertainty=float(normalised_entropy(probabilities[None, :])[0]),
+            model_version=served.version,
+            face_box=None,
+        )
+        return Outcome(prediction=prediction, embedding=embedding, extractor_id=EXTRACTOR_ID)
+
+    def embed(self, image: Image.Image, *, version: str) -> Embedded:
+        self.version_info(version)
+        return Embedded(vector=self._embedding(image), face_box=None, extractor_id=EXTRACTOR_ID)
+
+    def served(self) -> FakeServed:
+        if self.serving is None or self.serving != self.live:
+            if self.live is None:
+                raise ModelUnavailable("No model is trained yet: run `python manage.py bootstrap_model`.")
+            self.serving = self.live
+        return FakeServed(version=self.serving, extractor_id=EXTRACTOR_ID, scores=self.scores[self.serving])
+
+    def serve(self, version: str) -> None:
+        self.version_info(version)
+        if version in self.refused:
+            raise ModelRefused(f"Version {version} cannot be served: its files fail their checksums")
+        self.serving = version
+
+    # ---- the registry ---------------------------------------------------------------------------------------
+    def live_version(self) -> str | None:
+        return self.live
+
+    def version_info(self, version: str) -> VersionInfo:
+        if version not in self.versions_made:
+            raise UnknownVersion(f"There is no model version {version}.")
+        info = self.versions_made[version]
+        aliases = (LIVE_ALIAS,) if version == self.live else ()
+        return VersionInfo(**{**info.__dict__, "aliases": aliases})
+
+    def versions(self) -> list[VersionInfo]:
+        return [self.version_info(version) for version in sorted(self.versions_made, key=int, reverse=True)]
+
+    def version_json(self, version: str, name: str) -> Any | None:
+        self.version_info(version)
+        return None
+
+    def set_live(self, version: str, *, by: str) -> None:
+        self.version_info(version)
+        self.live = version
+        self.moves.append((version, by))
+
+    # ---- learning and training ------------------------------------------------------------------------------
+    def learn(self, label: LabelToLearn, *, parent: str) -> Learned:
+        version = self.add_version(kind="online", parent=parent, label=label.label)
+        tags = self.versions_made[version].tags
+        tags.update({"label": label.label, "annotation_ids": ",".join(map(str, label.annotation_ids))})
+        guard = "failed: the fake holds every label back" if self.hold_back else "passed"
+        return Learned(
+            version=version, parent=parent, accepted=not self.hold_back, guard=guard, extractor_id=EXTRACTOR_ID
+        )
+
+    def retrain_verdict(self, *, candidate: str, live: str | None) -> GuardVerdict:
+        if live is None:
+            return GuardVerdict(True, "no model was live")
+        new = self.version_info(candidate).metrics["infant_accuracy"]
+        old = self.version_info(live).metrics["infant_accuracy"]
+        return GuardVerdict(new >= old, f"infant accuracy {new:.3f} against {old:.3f}")
+
+    def train(self, run: TrainingRun) -> Trained:
+        for step in (1, 2):
+            if run.progress is not None:
+                run.progress(ProgressEvent(stage="fake", step=step, total=2))
+        return Trained(version=self.add_version(kind="retrain"), metrics={}, seconds=0.0)
+
+    def bootstrap(
+        self, *, fer_csv: Path | None, image_dir: Path | None, options: dict[str, Any], progress: Progress
+    ) -> Trained:
+        return Trained(version=self.add_version(kind="bootstrap"), metrics={}, seconds=0.0)
+
+    def evaluate(self, data: Path, *, version: str | None, limit: int | None, progress: Progress) -> dict[str, Any]:
+        """Accuracy of ``version`` (default: the live one) on a labeled folder, scored the fake's way."""
+        version = version or self.served().version
+        labeled = load_labeled(data, limit=limit)
+        scores = FakeServed(version=version, extractor_id=EXTRACTOR_ID, scores=self.version_scores(version))
+        embeddings = np.stack([self._embedding(image) for image in labeled.images])
+        correct = scores.probabilities(embeddings).argmax(axis=1) == np.asarray(labeled.labels)
+        return {"n": len(correct), "accuracy": float(correct.mean()), "model_version": version}
+
+    def version_scores(self, version: str) -> np.ndarray:
+        self.version_info(version)
+        return self.scores[version]
+
+    def warm_up(self) -> None:
+        """Nothing to load."""
+
+    @staticmethod
+    def _embedding(image: Image.Image) -> np.ndarray:
+        """64 numbers from the image itself: its 8×8 grey thumbnail, scaled to 0..1."""
+        thumbnail = image.convert("L").resize((8, 8))
+        return np.asarray(thumbnail, dtype=np.float32).reshape(DIMENSIONS) / 255.0

@@ -1,0 +1,234 @@
+"""The backend every profile runs: models versioned in MLflow, the live one held in this process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from PIL import Image
+
+from mlcore import learner
+from mlcore.model import ExpressionModel
+from mlcore.registry import ArtifactRefused, NoModel, Registry, RegistryUnavailable, VersionInfo, registry_for
+from predictions.ml import (
+    Embedded,
+    GuardVerdict,
+    LabelToLearn,
+    Learned,
+    ModelRefused,
+    ModelUnavailable,
+    Outcome,
+    Progress,
+    Trained,
+    TrainingRun,
+    UnknownVersion,
+    labels_to_indices,
+)
+from predictions.ml import training as training_runs
+from predictions.ml.live import LiveModel
+
+logger = logging.getLogger(__name__)
+
+REGISTRY_DOWN = "The model registry cannot be reached right now; try again shortly."
+
+
+class MLflowBackend:
+    def __init__(self) -> None:
+        self.live = LiveModel(self.registry)
+        self._baselines: dict[tuple[str, str], tuple[str, dict[str, float]]] = {}
+        self._learned: ExpressionModel | None = None  # the last version learned here, served without a reload
+        self._lock = threading.Lock()
+
+    def registry(self) -> Registry:
+        return registry_for(
+            settings.INFANTINO_MLFLOW_URI, settings.INFANTINO_MLFLOW_ARTIFACTS, settings.INFANTINO_MODEL_NAME
+        )
+
+    # ---- serving ------------------------------------------------------------------------------------------
+    def predict(self, image: Image.Image) -> Outcome:
+        """Crop the face, embed it and classify it with the live model."""
+        model = self.live.current()
+        face = model.crop(image)
+        embedding = model.embed([face.image])
+        return Outcome(
+            prediction=model.predict_embedding(embedding, face.box),
+            embedding=embedding[0],
+            extractor_id=model.extractor_id,
+        )
+
+    def embed(self, image: Image.Image, *, version: str) -> Embedded:
+        model = self._model(version)
+        face = model.crop(image)
+        return Embedded(vector=model.embed([face.image])[0], face_box=face.box, extractor_id=model.extractor_id)
+
+    def served(self) -> ExpressionModel:
+        return self.live.current()
+
+    def serve(self, version: str) -> None:
+        """Load ``version``, checked, and serve it in this process; the model served stays when it cannot be."""
+        try:
+            self.live.swap_to(version, loaded=self._learned)
+        except NoModel:
+            raise UnknownVersion(f"There is no model version {version}.") from None
+        except ArtifactRefused as error:
+            raise ModelRefused(f"Version {version} cannot be served: {error}") from None
+        except RegistryUnavailable as error:
+            raise ModelUnavailable(REGISTRY_DOWN) from error
+
+    # ---- the registry ---------------------------------------------------------------------------------------
+    def live_version(self) -> str | None:
+        """The live version; while MLflow is unreachable, the version this process serves (if any)."""
+        try:
+            return self.registry().live_version()
+        except RegistryUnavailable as error:
+            serving = self.live.serving
+            if serving is None:
+                raise ModelUnavailable(REGISTRY_DOWN) from error
+            return serving.version
+
+    def version_info(self, version: str) -> VersionInfo:
+        try:
+            return self.registry().version_info(version)
+        except NoModel:
+            raise UnknownVersion(f"There is no model version {version}.") from None
+        except RegistryUnavailable as error:
+            raise ModelUnavailable(REGISTRY_DOWN) from error
+
+    def versions(self) -> list[VersionInfo]:
+        try:
+            return self.registry().versions()
+        except RegistryUnavailable as error:
+            raise ModelUnavailable(REGISTRY_DOWN) from error
+
+    def version_json(self, version: str, name: str) -> Any | None:
+        return self.registry().version_json(version, name)
+
+    def set_live(self, version: str, *, by: str) -> None:
+        self.registry().set_live(version, by=by)
+
+    # ---- online learning --------------------------------------------------------------------------------------
+    def learn(self, label: LabelToLearn, *, parent: str) -> Learned:
+        """``partial_fit`` a copy of ``parent``'s head on the label plus replay, judge it, register it (never live)."""
+        model = self._model(parent)
+        registry = self.registry()
+        anchor, baseline = self._baseline(parent, model)
+        config = learner.LearnerConfig(
+            seed=label.seed,  # a different replay draw for every update, yet reproducible from the label
+            replay_size=settings.INFANTINO_REPLAY_SIZE,
+            tolerance=settings.INFANTINO_FORGETTING_TOLERANCE,
+            guard=settings.INFANTINO_FORGETTING_GUARD,
+        )
+        result = learner.update_head(
+            model.head,
+            label.vector[None, :],
+            labels_to_indices([label.label]),
+            reference=registry.load_reference(model.extractor_id),
+            baseline=baseline,
+            earlier_x=label.replay.x,
+            earlier_y=label.replay.y,
+            temperature=model.temperature,
+            config=config,
+        )
+        version = registry.register(
+            head=result.head,
+            extractor_id=model.extractor_id,
+            kind="online",
+            parent=parent,
+            temperature=model.temperature,
+            abstain_threshold=model.abstain_threshold,
+            metrics={**result.metrics, **{f"baseline_{key}": value for key, value in baseline.items()}},
+            # Run params cost one call; each version tag costs one store transaction (~25 ms on SQLite).
+            params={
+                "replay_size": config.replay_size,
+                "steps": config.steps,
+                "repeats": config.new_sample_repeats,
+                "tolerance": config.tolerance,
+                "guard": config.guard,
+                "image": label.image_id,
+                "earlier_labels": 0 if label.replay.y is None else len(label.replay.y),
+                "guard_reasons": "; ".join(result.reasons)[:4000] or "-",
+            },
+            tags={
+                "annotation_ids": ",".join(str(pk) for pk in label.annotation_ids),
+                "label": label.label,
+                "guard": result.guard,
+                "guard_anchor": anchor,
+            },
+        )
+        self._learned = model.with_head(result.head, version=version)
+        return Learned(
+            version=version,
+            parent=parent,
+            accepted=result.accepted,
+            guard=result.guard if result.accepted else "; ".join(result.reasons),
+            extractor_id=model.extractor_id,
+        )
+
+    def warm_up(self) -> None:
+        """Import MLflow's model-logging stack and load the live head and its reference data before the first label."""
+        learner.warm_up()
+        live = self.live_version()
+        if live is not None:
+            model = self._model(live)
+            self._baseline(live, model)
+
+    def _model(self, version: str) -> ExpressionModel:
+        """``version`` as a model: the one served or just learned when it is that version, else loaded (checked)."""
+        for model in (self.live.serving, self._learned):
+            if model is not None and model.version == version:
+                return model
+        try:
+            return self.registry().load(version)
+        except NoModel:
+            raise UnknownVersion(f"There is no model version {version}.") from None
+
+    def _baseline(self, version: str, model: ExpressionModel) -> tuple[str, dict[str, float]]:
+        """The offline-trained version the guard compares with, and its scores on the reference data."""
+        key = (settings.INFANTINO_MODEL_NAME, version)
+        with self._lock:
+            if key in self._baselines:
+                return self._baselines[key]
+        registry = self.registry()
+        info = registry.version_info(version)
+        if info.tags.get("kind") == "online" and info.tags.get("guard_anchor"):
+            prefix = "baseline_"
+            found = info.tags["guard_anchor"], {
+                key.removeprefix(prefix): value for key, value in info.metrics.items() if key.startswith(prefix)
+            }
+        else:
+            reference = registry.load_reference(model.extractor_id)
+            found = version, learner.evaluate(model.head, reference, temperature=model.temperature)
+        with self._lock:
+            self._baselines[key] = found
+        return found
+
+    # ---- full training ------------------------------------------------------------------------------------
+    def retrain_verdict(self, *, candidate: str, live: str | None) -> GuardVerdict:
+        """A retrained version goes live by itself only if it is at least as good on infants and forgets nothing."""
+        if live is None:
+            return GuardVerdict(True, "no model was live")
+        new, old = self.version_info(candidate).metrics, self.version_info(live).metrics
+        return training_runs.verdict(new, old, tolerance=settings.INFANTINO_FORGETTING_TOLERANCE)
+
+    def train(self, run: TrainingRun) -> Trained:
+        started = time.monotonic()
+        version, metrics = training_runs.train(run, self.registry())
+        return Trained(version=version, metrics=metrics, seconds=time.monotonic() - started)
+
+    def bootstrap(
+        self, *, fer_csv: Path | None, image_dir: Path | None, options: dict[str, Any], progress: Progress
+    ) -> Trained:
+        return training_runs.bootstrap(
+            self.registry(), fer_csv=fer_csv, image_dir=image_dir, options=options, progress=progress
+        )
+
+    def evaluate(self, data: Path, *, version: str | None, limit: int | None, progress: Progress) -> dict[str, Any]:
+        try:
+            model = self.registry().load(version)
+        except NoModel as error:
+            raise UnknownVersion(str(error)) from None
+        return training_runs.evaluate(model, data, limit=limit, progress=progress)

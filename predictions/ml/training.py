@@ -1,0 +1,93 @@
+"""Full trainings, the first model and evaluations: mlcore's engines run on this deployment's data."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from mlcore import training
+from mlcore.bootstrap import bootstrap as bootstrap_engine
+from mlcore.datasets import load_labeled
+from mlcore.evaluation import evaluate_model, evaluation_json
+from mlcore.extractor import ExtractorConfig
+from mlcore.learner import guard_verdict
+from mlcore.model import ExpressionModel
+from mlcore.progress import no_progress
+from mlcore.registry import Registry
+from predictions.ml import GuardVerdict, Progress, Trained, TrainingCancelled, TrainingRun
+
+CONFIG_FIELDS = frozenset(field.name for field in fields(training.TrainConfig))
+
+
+def train(run: TrainingRun, registry: Registry) -> tuple[str, dict[str, float]]:
+    """Run every stage (or resume them) and register the result; the caller decides whether it goes live."""
+    try:
+        result = training.train(
+            config(run),
+            registry,
+            progress=run.progress or no_progress,
+            should_stop=run.should_stop or (lambda: False),
+        )
+    except training.TrainingCancelled as error:
+        raise TrainingCancelled(str(error)) from None
+    return result.version, result.metrics
+
+
+def config(run: TrainingRun) -> training.TrainConfig:
+    """The engine's configuration: the run's paths, its "tiny" preset if asked, and its overrides."""
+    unknown = set(run.options) - CONFIG_FIELDS - {"preset"}
+    if unknown:
+        raise ValueError(f"unknown training options: {', '.join(sorted(unknown))}")
+    common: dict[str, Any] = {
+        "fer_csv": run.fer_csv,
+        "image_dir": run.image_dir,
+        "work_dir": run.work_dir,
+        "cache_dir": run.cache_dir,
+        "tags": run.tags,
+        **{key: value for key, value in run.options.items() if key != "preset"},
+    }
+    if run.options.get("preset") == "tiny":
+        return training.TrainConfig.tiny(**common)
+    return training.TrainConfig(**common)
+
+
+def latest_run(root: Path) -> Path | None:
+    """The most recently checkpointed run folder under ``root``."""
+    return training.latest_work_dir(root)
+
+
+def bootstrap(
+    registry: Registry, *, fer_csv: Path | None, image_dir: Path | None, options: dict[str, Any], progress: Progress
+) -> Trained:
+    """A first model in about a minute: frozen backbone, projection and head; registered, not made live."""
+    result = bootstrap_engine(
+        registry,
+        fer_csv=fer_csv,
+        image_dir=image_dir,
+        fer_limit=options["fer_limit"],
+        config=ExtractorConfig(image_size=options["image_size"], face_detector=options["face_detector"]),
+        imagenet=options["imagenet"],
+        seed=options["seed"],
+        progress=progress,
+    )
+    return Trained(version=result.version, metrics=result.metrics, seconds=result.seconds)
+
+
+def evaluate(model: ExpressionModel, data: Path, *, limit: int | None, progress: Progress) -> dict[str, Any]:
+    """Accuracy, macro-F1, calibration and per-class recall of ``model`` on a folder or a FER2013 CSV."""
+    evaluation = evaluate_model(model, load_labeled(data, limit=limit), progress=progress)
+    return evaluation_json(evaluation, model.version)
+
+
+def verdict(new: dict[str, float], old: dict[str, float], *, tolerance: float) -> GuardVerdict:
+    """At least as good on infants as the live version, and no domain fallen beyond ``tolerance``."""
+    passed, reasons = guard_verdict(new, old, tolerance=tolerance)
+    if not passed:
+        return GuardVerdict(False, "; ".join(reasons))
+    new_acc, old_acc = new.get("infant_accuracy"), old.get("infant_accuracy")
+    if new_acc is None or old_acc is None:
+        return GuardVerdict(False, "infant accuracy is missing on one of the versions")
+    if new_acc < old_acc:
+        return GuardVerdict(False, f"infant accuracy {new_acc:.3f} is below the live version's {old_acc:.3f}")
+    return GuardVerdict(True, f"infant accuracy {new_acc:.3f} ≥ {old_acc:.3f} and no domain fell beyond tolerance")
