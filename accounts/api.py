@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts import roles, selectors
 from accounts.services import account_delete
 from accounts.sessions import viewer_session_key
-from predictions.api import ERROR
+from infantino_site.api_errors import ERROR
 from predictions.services import user_data_delete
 
 

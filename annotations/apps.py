@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+import threading
+
 from django.apps import AppConfig
 
 
@@ -13,8 +17,7 @@ class AnnotationsConfig(AppConfig):
 
 def _warm_up_celery_worker(**_: object) -> None:
     """Each Celery worker process warms online learning up as it starts, not on its first label."""
-    import threading
-
+    # Imported here: the learning modules read models, which cannot be imported while apps are loading.
     from annotations.learning.warmup import warm_up
 
     # In a thread: worker_process_init must return within seconds, the warm-up takes several.

@@ -11,6 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import SHARED_DATA, shared_data  # noqa: E402
+
 
 def main() -> None:
     import torch
@@ -20,15 +22,17 @@ def main() -> None:
     from mlcore.imageio import open_image_file
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("data", nargs="?", type=Path, default=ROOT.parent / "shared" / "data" / "infant")
+    parser.add_argument("data", nargs="?", type=Path, default=shared_data().infant_dir)
     parser.add_argument("--detectors", nargs="+", default=["mtcnn", "haar"])
     args = parser.parse_args()
+    if args.data is None:
+        sys.exit(f"no infant photos under {SHARED_DATA}: name an image folder")
     if not args.data.is_dir():
         sys.exit(f"no image folder at {args.data}")
     torch.set_num_threads(1)
     items = folder_items(args.data)
     images = [open_image_file(str(item.path)) for item in items]
-    report = {"n": len(images)}
+    report: dict[str, object] = {"n": len(images)}
     for name in args.detectors:
         detector = make_detector(name)
         started = time.monotonic()

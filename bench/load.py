@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import os
 import platform
@@ -29,18 +28,17 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PASSWORD = "load-bench-password-42"
+from bench.common import percentile, shared_data  # noqa: E402
+from bench.load_clients import PASSWORD, Client, drive  # noqa: E402
+
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def bare_latency(mlflow: str, version: str, images: list[tuple[bytes, str]]) -> list[float]:
@@ -61,105 +59,16 @@ def bare_latency(mlflow: str, version: str, images: list[tuple[bytes, str]]) -> 
     return timings
 
 
-def load_images(folder: Path, limit: int) -> list[tuple[bytes, str]]:
+def load_images(folder: Path | None, limit: int) -> list[tuple[bytes, str]]:
     """(bytes, label) pairs: the infant photos when present, else generated ones with random labels."""
-    found = sorted(p for p in folder.glob("*/*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
+    suffixes = {".jpg", ".jpeg", ".png", ".webp"}
+    found = sorted(p for p in folder.glob("*/*") if p.suffix.lower() in suffixes) if folder is not None else []
     if found:
         random.Random(0).shuffle(found)
         return [(path.read_bytes(), path.parent.name) for path in found[:limit]]
     from tests.images import jpeg_bytes
 
     return [(jpeg_bytes(size=160, seed=i), LABELS[i % 7]) for i in range(limit)]
-
-
-class Client:
-    def __init__(self, index: int, web: list[str], images: list[tuple[bytes, str]], label_every: int) -> None:
-        self.index, self.web, self.images, self.label_every = index, web, images, label_every
-        self.username = f"load-{index}"
-        self.unlabeled: list[tuple[str, str]] = []  # (prediction id, true label)
-        self.results: list[tuple[str, float, int]] = []  # (kind, seconds, status)
-        self.acknowledged: list[int] = []  # annotation ids answered 201
-        self._turn = itertools.count()
-        self.samples: list[str] = []  # a few failed answers, to say why
-
-    async def _answer(self, response) -> dict:  # type: ignore[no-untyped-def]
-        text = await response.text()
-        if response.status in (200, 201):
-            return json.loads(text)
-        if len(self.samples) < 3:
-            self.samples.append(f"{response.method} {response.url.path} {response.status}: {text[:300]}")
-        return {}
-
-    def _base(self) -> str:
-        return self.web[next(self._turn) % len(self.web)]
-
-    async def sign_in(self, session) -> None:  # type: ignore[no-untyped-def]
-        base = self.web[self.index % len(self.web)]
-        async with session.get(f"{base}/accounts/login/") as response:
-            await response.read()
-        token = self._csrf(session)
-        form = {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": token}
-        async with session.post(
-            f"{base}/accounts/login/", data=form, headers={"Referer": f"{base}/accounts/login/"}, allow_redirects=False
-        ) as response:
-            await response.read()
-            if response.status != 302:
-                raise RuntimeError(f"{self.username} could not sign in: {response.status}")
-
-    @staticmethod
-    def _csrf(session) -> str:  # type: ignore[no-untyped-def]
-        return next(cookie.value for cookie in session.cookie_jar if cookie.key == "csrftoken")
-
-    async def run(self, session, until: float) -> None:  # type: ignore[no-untyped-def]
-        import aiohttp
-
-        rng = random.Random(self.index)
-        step = 0
-        while time.monotonic() < until:
-            step += 1
-            labeling = bool(self.unlabeled) and step % self.label_every == 0
-            base, started = self._base(), time.perf_counter()
-            headers = {"X-CSRFToken": self._csrf(session)}
-            try:
-                if labeling:
-                    prediction, label = self.unlabeled.pop(0)
-                    async with session.post(
-                        f"{base}/api/annotations/", json={"image": prediction, "label": label}, headers=headers
-                    ) as response:
-                        body = await self._answer(response)
-                        if response.status == 201:
-                            self.acknowledged.append(int(body["id"]))
-                else:
-                    data, label = rng.choice(self.images)
-                    form = aiohttp.FormData()
-                    form.add_field("image", data, filename="photo.jpg", content_type="application/octet-stream")
-                    async with session.post(f"{base}/api/predictions/", data=form, headers=headers) as response:
-                        body = await self._answer(response)
-                        if response.status == 201:
-                            self.unlabeled.append((body["id"], label))
-                status = response.status
-            except (TimeoutError, aiohttp.ClientError) as error:
-                self.samples.append(repr(error)[:300])
-                status = 0
-            kind = "label" if labeling else "predict"
-            self.results.append((kind, time.perf_counter() - started, status))
-
-
-async def drive(web: list[str], clients: int, seconds: float, images, label_every: int) -> list[Client]:  # type: ignore[no-untyped-def]
-    import aiohttp
-
-    crew = [Client(i, web, images, label_every) for i in range(clients)]
-    timeout = aiohttp.ClientTimeout(total=120)
-    sessions = [
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=timeout) for _ in range(clients)
-    ]
-    try:
-        await asyncio.gather(*(client.sign_in(session) for client, session in zip(crew, sessions, strict=True)))
-        until = time.monotonic() + seconds
-        await asyncio.gather(*(client.run(session, until) for client, session in zip(crew, sessions, strict=True)))
-    finally:
-        await asyncio.gather(*(session.close() for session in sessions))
-    return crew
 
 
 def wait_for_drain(database: str, timeout: float) -> float:
@@ -231,28 +140,22 @@ def check_lineage(database: str, mlflow: str, acknowledged: list[int]) -> dict[s
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--label-every", type=int, default=4, help="every n-th request of a client is a label")
-    parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "infant")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/10", help="a Redis database the bench may empty")
-    parser.add_argument("--drain-timeout", type=float, default=600)
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class Measured:
+    """What one run under load measured."""
 
-    os.environ.update(
-        {
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "INFANTINO_THROTTLE": "false",  # rate limits are not what this measures
-            "INFANTINO_HTTPS": "false",  # plain http on loopback; behind a proxy TLS ends there
-            "LOG_LEVEL": "WARNING",
-        }
-    )
+    setup_seconds: float
+    bare_ms: list[float]
+    crew: list[Client]
+    seconds: float
+    drain_seconds: float
+    lineage: dict[str, object]
+
+
+def measure(args: argparse.Namespace, images: list[tuple[bytes, str]], root: Path) -> Measured:
+    """Start the production stack, time the bare model, run the clients, wait for the labels, check them."""
     from tests.servers import create_user, production_stack
 
-    images = load_images(args.images, limit=120)
-    root = Path(tempfile.mkdtemp(prefix="infantino-bench-load-"))
     setup_started = time.monotonic()
     # MLflow prints run links on stdout; stdout is for the JSON alone.
     with contextlib.redirect_stdout(sys.stderr), production_stack(root, redis_url=args.redis, web_processes=2) as stack:
@@ -266,63 +169,90 @@ def main() -> None:
         acknowledged = [pk for client in crew for pk in client.acknowledged]
         drain_seconds = wait_for_drain(stack.database, args.drain_timeout)
         lineage = check_lineage(stack.database, stack.mlflow, acknowledged)
+    return Measured(setup_seconds, bare_ms, crew, elapsed, drain_seconds, lineage)
 
+
+def latency(measured: Measured) -> dict[str, Any]:
+    """Requests, errors and latency percentiles by kind, and prediction latency against the bare model's."""
     by_kind: dict[str, list[float]] = defaultdict(list)
     errors: Counter[str] = Counter()
-    for client in crew:
+    for client in measured.crew:
         for kind, seconds, status in client.results:
             if status in (200, 201):
                 by_kind[kind].append(1000 * seconds)
             else:
                 errors[f"{kind} {status}"] += 1
-    total = sum(len(client.results) for client in crew)
-    predicted = by_kind.get("predict", [])
-    print(
-        json.dumps(
-            {
-                "bench": "load",
-                "command": " ".join([".venv/bin/python", "bench/load.py", *sys.argv[1:]]),
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
-                "setup": {
-                    "web_processes": 2,
-                    "online_workers": "1 (concurrency 1)",
-                    "services": "PostgreSQL, Redis, moto S3, MLflow server (PostgreSQL store, S3 artifacts)",
-                    "model": "tiny registered model (32 px extractor)",
-                    "images": f"{len(images)} from {args.images}" if args.images.is_dir() else "generated",
-                    "seconds_to_start": round(setup_seconds, 1),
-                },
-                "clients": args.clients,
-                "seconds": round(elapsed, 1),
-                "requests": total,
-                "throughput_rps": round(total / elapsed, 1),
-                "errors": sum(errors.values()),
-                "errors_by_kind": dict(errors),
-                "error_samples": [sample for client in crew for sample in client.samples][:5],
-                "latency_ms": {
-                    kind: {
-                        "n": len(values),
-                        "rps": round(len(values) / elapsed, 1),
-                        "p50": round(percentile(values, 50), 1),
-                        "p95": round(percentile(values, 95), 1),
-                        "p99": round(percentile(values, 99), 1),
-                    }
-                    for kind, values in sorted(by_kind.items())
-                },
-                "bare_predict_ms": {
-                    "n": len(bare_ms),
-                    "p50": round(percentile(bare_ms, 50), 1),
-                    "p95": round(percentile(bare_ms, 95), 1),
-                },
-                "predict_p50_over_bare_p50": round(percentile(predicted, 50) / percentile(bare_ms, 50), 2)
-                if predicted
-                else None,
-                "queue_drained_after_s": round(drain_seconds, 1),
-                "labels": lineage,
-                "work_dir": str(root),
-            },
-            indent=2,
-        )
+    total = sum(len(client.results) for client in measured.crew)
+    predicted, bare_ms, elapsed = by_kind.get("predict", []), measured.bare_ms, measured.seconds
+    return {
+        "requests": total,
+        "throughput_rps": round(total / elapsed, 1),
+        "errors": sum(errors.values()),
+        "errors_by_kind": dict(errors),
+        "error_samples": [sample for client in measured.crew for sample in client.samples][:5],
+        "latency_ms": {
+            kind: {
+                "n": len(values),
+                "rps": round(len(values) / elapsed, 1),
+                "p50": round(percentile(values, 50), 1),
+                "p95": round(percentile(values, 95), 1),
+                "p99": round(percentile(values, 99), 1),
+            }
+            for kind, values in sorted(by_kind.items())
+        },
+        "bare_predict_ms": {
+            "n": len(bare_ms),
+            "p50": round(percentile(bare_ms, 50), 1),
+            "p95": round(percentile(bare_ms, 95), 1),
+        },
+        "predict_p50_over_bare_p50": round(percentile(predicted, 50) / percentile(bare_ms, 50), 2)
+        if predicted
+        else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--label-every", type=int, default=4, help="every n-th request of a client is a label")
+    parser.add_argument("--images", type=Path, default=shared_data().infant_dir)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/10", help="a Redis database the bench may empty")
+    parser.add_argument("--drain-timeout", type=float, default=600)
+    args = parser.parse_args()
+
+    os.environ.update(
+        {
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "INFANTINO_THROTTLE": "false",  # rate limits are not what this measures
+            "INFANTINO_HTTPS": "false",  # plain http on loopback; behind a proxy TLS ends there
+            "LOG_LEVEL": "WARNING",
+        }
     )
+    images = load_images(args.images, limit=120)
+    root = Path(tempfile.mkdtemp(prefix="infantino-bench-load-"))
+    measured = measure(args, images, root)
+    found = args.images is not None and args.images.is_dir()
+    report = {
+        "bench": "load",
+        "command": " ".join([".venv/bin/python", "bench/load.py", *sys.argv[1:]]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
+        "setup": {
+            "web_processes": 2,
+            "online_workers": "1 (concurrency 1)",
+            "services": "PostgreSQL, Redis, moto S3, MLflow server (PostgreSQL store, S3 artifacts)",
+            "model": "tiny registered model (32 px extractor)",
+            "images": f"{len(images)} from {args.images}" if found else "generated",
+            "seconds_to_start": round(measured.setup_seconds, 1),
+        },
+        "clients": args.clients,
+        "seconds": round(measured.seconds, 1),
+        **latency(measured),
+        "queue_drained_after_s": round(measured.drain_seconds, 1),
+        "labels": measured.lineage,
+        "work_dir": str(root),
+    }
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

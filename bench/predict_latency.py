@@ -27,13 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import percentile, shared_data  # noqa: E402
 from tests.servers import app_env, app_server  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def summary(ms: list[float]) -> dict[str, float]:
@@ -78,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=60, help="images to time (each once per side)")
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--images", type=Path, default=REPO.parent / "shared" / "data" / "infant")
+    parser.add_argument("--images", type=Path, default=shared_data().infant_dir)
     parser.add_argument("--var", type=Path, default=REPO / "var", help="the app's var/ with a live model")
     args = parser.parse_args()
 

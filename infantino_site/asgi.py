@@ -16,8 +16,8 @@ from django.conf import settings  # noqa: E402
 
 from annotations.learning.warmup import request_warm_up as request_learning_warm_up  # noqa: E402
 from infantino_site.routing import websocket_urlpatterns  # noqa: E402
+from modelops.events import listen_for_model_events  # noqa: E402
 from predictions import ml  # noqa: E402
-from predictions.events import listen_for_model_events  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -8,6 +8,7 @@ come from the database, and nothing is lost that the database does not also hold
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -27,54 +28,36 @@ def _unavailable(operation: str, error: RedisError) -> None:
         logger.warning("the Redis cache is unavailable (%s: %s); reading it as empty meanwhile", operation, error)
 
 
+def _or_else(fallback: Any, operation: Callable[..., Any], *args: Any) -> Any:
+    """``operation(*args)``, or ``fallback`` (what an empty cache would answer) while Redis is down."""
+    try:
+        return operation(*args)
+    except RedisError as error:
+        _unavailable(operation.__name__, error)
+        return fallback
+
+
 class TolerantRedisCache(RedisCache):
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        try:
-            return super().get(key, default, version)
-        except RedisError as error:
-            _unavailable("get", error)
-            return default
+        return _or_else(default, super().get, key, default, version)
 
     def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
-        try:
-            return super().get_many(keys, version)
-        except RedisError as error:
-            _unavailable("get_many", error)
-            return {}
+        return _or_else({}, super().get_many, keys, version)
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        try:
-            return super().has_key(key, version)
-        except RedisError as error:
-            _unavailable("has_key", error)
-            return False
+        return _or_else(False, super().has_key, key, version)
 
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
-        try:
-            super().set(key, value, timeout, version)
-        except RedisError as error:
-            _unavailable("set", error)
+        _or_else(None, super().set, key, value, timeout, version)
 
     def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
-        try:
-            return super().set_many(data, timeout, version)
-        except RedisError as error:
-            _unavailable("set_many", error)
-            return list(data)  # Django's contract: the keys that were not stored
+        return _or_else(list(data), super().set_many, data, timeout, version)  # Django's contract: keys not stored
 
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        try:
-            return super().add(key, value, timeout, version)
-        except RedisError as error:
-            _unavailable("add", error)
-            return False
+        return _or_else(False, super().add, key, value, timeout, version)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        try:
-            return super().touch(key, timeout, version)
-        except RedisError as error:
-            _unavailable("touch", error)
-            return False
+        return _or_else(False, super().touch, key, timeout, version)
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         try:
@@ -84,20 +67,10 @@ class TolerantRedisCache(RedisCache):
             raise ValueError(f"Key '{key}' not found") from None  # what an empty cache answers
 
     def delete(self, key: Any, version: int | None = None) -> bool:
-        try:
-            return super().delete(key, version)
-        except RedisError as error:
-            _unavailable("delete", error)
-            return False
+        return _or_else(False, super().delete, key, version)
 
     def delete_many(self, keys: Any, version: int | None = None) -> None:
-        try:
-            super().delete_many(keys, version)
-        except RedisError as error:
-            _unavailable("delete_many", error)
+        _or_else(None, super().delete_many, keys, version)
 
     def clear(self) -> None:
-        try:
-            super().clear()
-        except RedisError as error:
-            _unavailable("clear", error)
+        _or_else(None, super().clear)

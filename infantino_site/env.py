@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_Number = TypeVar("_Number", int, float)
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
@@ -28,23 +31,21 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+    return _env_number(name, default, int, "an integer")
 
 
 def env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float, "a number")
+
+
+def _env_number(name: str, default: _Number, parse: Callable[[str], _Number], kind: str) -> _Number:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     try:
-        return float(value)
+        return parse(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+        raise ImproperlyConfigured(f"{name} must be {kind}, not {value!r}") from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -62,6 +63,22 @@ def require_together(names: list[str], *, part: str) -> None:
         raise ImproperlyConfigured(
             f"{part} is partly configured ({', '.join(present)} set): set {', '.join(missing)} as well"
         )
+
+
+def env_secret(name: str, *, required_by: list[str]) -> str | None:
+    """A signing key: required once any variable in ``required_by`` is set, and never a guessable one."""
+    value = env_str(name)
+    if value is None:
+        if required_by:
+            raise ImproperlyConfigured(f"{name} must be set when {required_by[0]} is set")
+        return None
+    # Django's own bar (check --deploy's security.W009): a guessable key forges sessions and password resets.
+    if len(value) < 50 or len(set(value)) < 5 or value.startswith("django-insecure-"):
+        raise ImproperlyConfigured(
+            f"{name} is too weak: use 50 or more random characters, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    return value
 
 
 _RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from predictions.consumers import ModelEventsConsumer, TrainingConsumer
+from modelops.consumers import ModelEventsConsumer, TrainingConsumer
 
 websocket_urlpatterns = [
     path("ws/models/", ModelEventsConsumer.as_asgi()),

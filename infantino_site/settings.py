@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from infantino_site.env import env_bool, env_float, env_int, env_list, env_rate, env_str, require_together
+from infantino_site.env import env_bool, env_float, env_int, env_list, env_rate, env_secret, env_str, require_together
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Made, with the embedded profile's secret key, as the site app starts (infantino_site.apps): never at import.
@@ -24,29 +24,11 @@ require_together(S3_VARIABLES, part="S3 image storage")
 S3_BUCKET = env_str("S3_BUCKET")
 if env_str("S3_ENDPOINT_URL") and not S3_BUCKET:
     raise ImproperlyConfigured("S3_ENDPOINT_URL is set but S3_BUCKET is not: set the S3 variables together")
-PRODUCTION_PARTS = [
-    name
-    for name, value in [
-        ("DATABASE_URL", DATABASE_URL),
-        ("REDIS_URL", REDIS_URL),
-        ("MLFLOW_TRACKING_URI", MLFLOW_TRACKING_URI),
-        ("S3_BUCKET", S3_BUCKET),
-    ]
-    if value
-]
+PRODUCTION_PARTS = [name for name in ("DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "S3_BUCKET") if env_str(name)]
 
-SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY = env_secret("SECRET_KEY", required_by=PRODUCTION_PARTS)
 # Without one, the embedded profile keeps a key of its own in this file, made on its first start.
 INFANTINO_SECRET_KEY_FILE = None if SECRET_KEY else VAR_DIR / "secret_key"
-if SECRET_KEY is None:
-    if PRODUCTION_PARTS:
-        raise ImproperlyConfigured(f"SECRET_KEY must be set when {PRODUCTION_PARTS[0]} is set")
-elif len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
-    # Django's own bar (check --deploy's security.W009): a guessable key forges sessions and password resets.
-    raise ImproperlyConfigured(
-        "SECRET_KEY is too weak: use 50 or more random characters, e.g. "
-        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -112,16 +94,11 @@ if DATABASE_URL:
             "timeout": env_float("DATABASE_POOL_TIMEOUT_SECONDS", 10.0),
         }
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "infantino.sqlite3",
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "infantino.sqlite3"}}
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -142,10 +119,7 @@ if S3_BUCKET:
             "access_key": env_str("S3_ACCESS_KEY_ID"),
             "secret_key": env_str("S3_SECRET_ACCESS_KEY"),
             "region_name": env_str("S3_REGION"),
-            "default_acl": "private",
-            "querystring_auth": True,
-            "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300),
-            "file_overwrite": False,
+            "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300),  # private bucket, presigned URLs: see storage
             # While S3 is down an upload answers 503 within seconds instead of holding a worker for minutes.
             "client_config": S3ClientConfig(
                 signature_version="s3v4",
@@ -278,7 +252,6 @@ REST_FRAMEWORK = {
     # is read N hops deep and a client cannot pick its own address to dodge the throttle.
     "NUM_PROXIES": env_int("INFANTINO_NUM_PROXIES", 0),
     "EXCEPTION_HANDLER": "infantino_site.api_errors.error_handler",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "InfantinO API",
@@ -287,15 +260,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {
         "ExpressionEnum": "predictions.models.Expression",
-        "ExpressionValueEnum": "mlcore.labels.LABELS",  # the same labels where a serializer lists only values
+        "ExpressionValueEnum": "predictions.ml.LABELS",  # the same labels where a serializer lists only values
         "PredictedLabelEnum": "predictions.models.PREDICTED_LABELS",
     },
 }
 
-LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
-USE_TZ = True
 
 # ---- HTTPS and cookies ------------------------------------------------------------------------------
 # On by default as soon as a production part is on: a real deployment is served over HTTPS (behind a proxy
@@ -312,14 +283,10 @@ if env_bool("INFANTINO_BEHIND_PROXY", INFANTINO_HTTPS):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Preloading binds the whole domain to HTTPS in browsers for good: an operator's choice, not a default.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"  # a cross-site POST carries no session: the anonymous upload owner cannot be forged
-CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("INFANTINO_SESSION_DAYS", 14) * 24 * 3600
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
+# Django's defaults, relied on: HttpOnly session cookie, Lax CSRF cookie, nosniff, same-origin referrer and
+# opener policies, X-Frame-Options DENY.
 
 LOGGING = {
     "version": 1,

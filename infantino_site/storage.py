@@ -15,7 +15,11 @@ _sessions: dict[tuple[Any, ...], Any] = {}
 
 
 class S3ImageStorage(S3Storage):
-    """The private image bucket (see settings: presigned URLs, short timeouts)."""
+    """The private image bucket: every URL handed out is presigned (settings: how long, and the timeouts)."""
+
+    default_acl = "private"
+    querystring_auth = True
+    file_overwrite = False  # a stored photo is never replaced: the same photo arriving twice at once gets a new name
 
     @property
     def connection(self) -> Any:

@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("", include("predictions.urls")),
     path("api/", include("predictions.api_urls")),
+    path("", include("modelops.urls")),
+    path("api/", include("modelops.api_urls")),
     path("", include("annotations.urls")),
     path("api/", include("annotations.api_urls")),
     path("", include("accounts.urls")),

@@ -19,7 +19,7 @@ from torch import nn
 
 from mlcore.datasets import fer_images, folder_items, read_fer_csv
 from mlcore.extractor import Extractor, ExtractorConfig, build_extractor
-from mlcore.faces import crop_face, make_detector
+from mlcore.faces import FaceDetector, crop_face, make_detector
 from mlcore.imageio import open_image_file
 from mlcore.labels import NUM_CLASSES
 from mlcore.metrics import accuracy, macro_f1
@@ -37,11 +37,25 @@ class BootstrapResult:
     seconds: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Domain:
     name: str
     images: list[Image.Image]
     labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Every row's backbone features, label and domain, and which rows train and which validate."""
+
+    x: np.ndarray
+    y: np.ndarray
+    domain: np.ndarray
+    train: np.ndarray
+    val: np.ndarray
+
+    def val_of(self, domain: str) -> np.ndarray:
+        return self.val[self.domain[self.val] == domain]
 
 
 def bootstrap(
@@ -56,7 +70,7 @@ def bootstrap(
     seed: int = 0,
     progress: ProgressCallback = no_progress,
 ) -> BootstrapResult:
-    """Train a first model from whatever data is given, register it and make it live."""
+    """Train a first model from whatever data is given and register it; whoever asked decides whether it goes live."""
     if fer_csv is None and image_dir is None:
         raise ValueError("give a FER2013 CSV, an image folder, or both")
     started = time.monotonic()
@@ -64,74 +78,76 @@ def bootstrap(
     config = config or ExtractorConfig()
     extractor = build_extractor(config, imagenet=imagenet).eval()
     detector = make_detector(config.face_detector)
+    domains = _domains(image_dir, fer_csv, detector, fer_limit=fer_limit, margin=config.face_margin, progress=progress)
+    rows = _rows(extractor, domains, config, seed=seed, progress=progress)
+    train, y = rows.train, rows.y
+    weights = _sampling_weights(y[train], rows.domain[train], source_share=source_share)
+    _train_projection(extractor, rows.x[train], y[train], weights, seed=seed, progress=progress)
+    with torch.inference_mode():
+        embeddings = extractor.project(torch.from_numpy(rows.x)).numpy()
+    head = fit_head(new_head(seed=seed), embeddings[train], y[train], epochs=40, seed=seed, sample_weight=weights)
+    metrics: dict[str, float] = {}
+    for domain in domains:
+        idx = rows.val_of(domain.name)
+        predicted = head_probabilities(head, embeddings[idx]).argmax(axis=1)
+        metrics[f"{domain.name}_accuracy"] = accuracy(y[idx], predicted)
+        metrics[f"{domain.name}_macro_f1"] = macro_f1(y[idx], predicted)
+        metrics[f"{domain.name}_n_val"] = float(len(idx))
+    reference = ReferenceData(
+        val_x={d.name: embeddings[rows.val_of(d.name)] for d in domains},
+        val_y={d.name: y[rows.val_of(d.name)] for d in domains},
+        replay_x=embeddings[train],
+        replay_y=y[train],
+        replay_domain=rows.domain[train],
+    )
+    extractor_id = registry.log_extractor(
+        extractor, params={"origin": "bootstrap", "imagenet": imagenet}, reference=reference
+    )
+    params = {"fer_csv": fer_csv or "", "image_dir": image_dir or "", "fer_limit": fer_limit}
+    params |= {"image_size": config.image_size, "arch": config.arch, "imagenet": imagenet, "seed": seed}
+    version = registry.register(head=head, extractor_id=extractor_id, kind="bootstrap", metrics=metrics, params=params)
+    return BootstrapResult(version=version, metrics=metrics, seconds=time.monotonic() - started)
 
+
+def _domains(
+    image_dir: Path | None,
+    fer_csv: Path | None,
+    detector: FaceDetector,
+    *,
+    fer_limit: int,
+    margin: float,
+    progress: ProgressCallback,
+) -> list[_Domain]:
+    """Infant photos cropped to faces, and FER2013 rows, whichever were given."""
     domains: list[_Domain] = []
     if image_dir is not None:
         items = folder_items(image_dir)
         faces = []
         for i, item in enumerate(items, 1):
-            faces.append(crop_face(open_image_file(str(item.path)), detector, margin=config.face_margin).image)
+            faces.append(crop_face(open_image_file(str(item.path)), detector, margin=margin).image)
             progress(ProgressEvent(stage="faces", step=i, total=len(items)))
         domains.append(_Domain("infant", faces, np.array([item.label for item in items])))
     if fer_csv is not None:
         fer_faces, fer_labels = read_fer_csv(fer_csv, limit=fer_limit)
         domains.append(_Domain("fer", list(fer_images(fer_faces)), fer_labels))
+    return domains
 
+
+def _rows(
+    extractor: Extractor, domains: list[_Domain], config: ExtractorConfig, *, seed: int, progress: ProgressCallback
+) -> _Rows:
+    """Backbone features of every image, split 80/20 stratified by domain and label where every stratum allows it."""
     features, labels, domain_of = [], [], []
     for domain in domains:
         features.append(_backbone_features(extractor, domain.images, config, domain.name, progress))
         labels.append(domain.labels)
         domain_of.extend([domain.name] * len(domain.labels))
-    x = np.concatenate(features)
     y = np.concatenate(labels)
     domain_array = np.array(domain_of)
     strata = np.char.add(domain_array, y.astype(str))
     stratify = strata if np.unique(strata, return_counts=True)[1].min() >= 2 else None
-    train_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed, stratify=stratify)
-
-    weights = _sampling_weights(y[train_idx], domain_array[train_idx], source_share=source_share)
-    _train_projection(extractor, x[train_idx], y[train_idx], weights, seed=seed, progress=progress)
-    with torch.inference_mode():
-        embeddings = extractor.project(torch.from_numpy(x)).numpy()
-    head = fit_head(
-        new_head(seed=seed), embeddings[train_idx], y[train_idx], epochs=40, seed=seed, sample_weight=weights
-    )
-
-    metrics: dict[str, float] = {}
-    for domain in domains:
-        idx = val_idx[domain_array[val_idx] == domain.name]
-        predicted = head_probabilities(head, embeddings[idx]).argmax(axis=1)
-        metrics[f"{domain.name}_accuracy"] = accuracy(y[idx], predicted)
-        metrics[f"{domain.name}_macro_f1"] = macro_f1(y[idx], predicted)
-        metrics[f"{domain.name}_n_val"] = float(len(idx))
-
-    reference = ReferenceData(
-        val_x={d.name: embeddings[val_idx[domain_array[val_idx] == d.name]] for d in domains},
-        val_y={d.name: y[val_idx[domain_array[val_idx] == d.name]] for d in domains},
-        replay_x=embeddings[train_idx],
-        replay_y=y[train_idx],
-        replay_domain=domain_array[train_idx],
-    )
-    extractor_id = registry.log_extractor(
-        extractor, params={"origin": "bootstrap", "imagenet": imagenet}, reference=reference
-    )
-    version = registry.register(
-        head=head,
-        extractor_id=extractor_id,
-        kind="bootstrap",
-        metrics=metrics,
-        params={
-            "fer_csv": fer_csv or "",
-            "image_dir": image_dir or "",
-            "fer_limit": fer_limit,
-            "image_size": config.image_size,
-            "arch": config.arch,
-            "imagenet": imagenet,
-            "seed": seed,
-        },
-    )
-    registry.set_live(version, by="bootstrap")
-    return BootstrapResult(version=version, metrics=metrics, seconds=time.monotonic() - started)
+    train, val = train_test_split(np.arange(len(y)), test_size=0.2, random_state=seed, stratify=stratify)
+    return _Rows(x=np.concatenate(features), y=y, domain=domain_array, train=train, val=val)
 
 
 def _backbone_features(

@@ -29,8 +29,10 @@ class DataFolders:
     infant_dir: Path | None
 
 
-def data_folders(data_dir: Path) -> DataFolders:
+def data_folders(data_dir: Path | None) -> DataFolders:
     """The first FER2013 CSV (plain or gzipped, by name) under ``<data_dir>/fer2013/`` and ``<data_dir>/infant/``."""
+    if data_dir is None:
+        return DataFolders(fer_csv=None, infant_dir=None)
     root = Path(data_dir)
     fer = root / FER_FOLDER
     found = sorted(fer.glob("*.csv*")) if fer.is_dir() else []

@@ -125,7 +125,7 @@ DETECTORS = ("mtcnn", "haar", "none")
 def make_detector(name: str) -> FaceDetector:
     """Detector by name as stored with a model version; MTCNN without its weights falls back to Haar, loudly."""
     if name == "mtcnn":
-        from mlcore.mtcnn import MTCNNFaceDetector
+        from mlcore.mtcnn import MTCNNFaceDetector  # loads torch and torchvision: only when MTCNN is asked for
 
         try:
             return MTCNNFaceDetector()

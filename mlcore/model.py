@@ -19,7 +19,6 @@ from mlcore.preprocess import batch
 from mlcore.uncertainty import normalised_entropy
 
 
-
 @dataclass(frozen=True)
 class Prediction:
     label: str  # the expression, or "unsure" when the uncertainty crosses the model's threshold

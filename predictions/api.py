@@ -1,4 +1,4 @@
-"""REST API for predictions and the live model."""
+"""REST API for predictions."""
 
 from __future__ import annotations
 
@@ -103,25 +103,3 @@ class PredictionDetailApi(APIView):
             return error(NOT_FOUND, status.HTTP_404_NOT_FOUND)
         services.prediction_delete(prediction=prediction)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class LiveModelOutput(serializers.Serializer):
-    version = serializers.CharField()
-    created = serializers.DateTimeField()
-    metrics = serializers.DictField(child=serializers.FloatField())
-    kind = serializers.CharField()
-    parent = serializers.CharField(allow_null=True)
-
-
-class LiveModelApi(APIView):
-    permission_classes = [AllowAny]
-
-    @extend_schema(responses={200: LiveModelOutput, 404: ERROR, 503: ERROR})
-    def get(self, request: Request) -> Response:
-        try:
-            summary = selectors.live_model_summary()
-        except ModelUnavailable as exc:
-            return error(str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
-        if summary is None:
-            return error("No model is trained yet.", status.HTTP_404_NOT_FOUND)
-        return Response(LiveModelOutput(summary).data)

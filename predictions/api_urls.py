@@ -5,5 +5,4 @@ from predictions import api
 urlpatterns = [
     path("predictions/", api.PredictionCreateApi.as_view(), name="api-prediction-create"),
     path("predictions/<str:prediction_id>/", api.PredictionDetailApi.as_view(), name="api-prediction-detail"),
-    path("models/live/", api.LiveModelApi.as_view(), name="api-model-live"),
 ]

@@ -83,9 +83,7 @@ def predictions_recent(
 def predictions_labeled_to_consensus() -> list[tuple[Prediction, str]]:
     """Every image whose labels settled on one, with that label: what a full retrain learns from users."""
     # Through the reverse relation by name: predictions must not import the annotations app.
-    labels = dict(
-        Prediction.objects.filter(annotations__status__in=COUNTED).values_list("pk", "annotations__label")
-    )
+    labels = dict(Prediction.objects.filter(annotations__status__in=COUNTED).values_list("pk", "annotations__label"))
     return [(prediction, labels[prediction.pk]) for prediction in Prediction.objects.filter(pk__in=labels)]
 
 
@@ -100,11 +98,12 @@ class ModelSummary:
 
 
 def live_model_summary() -> ModelSummary | None:
-    """The live version's summary, None when none is trained; raises ``ml.ModelUnavailable`` while MLflow is down."""
-    version = ml.backend().live_version()
+    """The live version's summary, None when none is trained; raises ``ModelUnavailable`` while MLflow is down."""
+    model = backend()
+    version = model.live_version()
     if version is None:
         return None
-    info = ml.backend().version_info(version)
+    info = model.version_info(version)
     return ModelSummary(
         version=info.version,
         created=datetime.fromtimestamp(info.created_ms / 1000, tz=UTC),

@@ -9,11 +9,4 @@ urlpatterns = [
     path("predictions/<str:prediction_id>/", views.result, name="result"),
     path("predictions/<str:prediction_id>/image/", views.image, name="image"),
     path("predictions/<str:prediction_id>/delete/", views.delete, name="delete"),
-    path("dashboard/", views.dashboard, name="dashboard"),
-    path("dashboard/versions/<str:version>/", views.version_detail, name="version"),
-    path("dashboard/compare/", views.compare, name="compare"),
-    path("dashboard/promote/", views.promote, name="promote"),
-    path("dashboard/rollback/", views.rollback, name="rollback"),
-    path("dashboard/retrain/", views.retrain_start, name="retrain"),
-    path("dashboard/retrain/<int:job_id>/cancel/", views.retrain_cancel, name="retrain-cancel"),
 ]

@@ -7,21 +7,17 @@ from math import ceil
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.roles import is_admin
 from accounts.sessions import owner_session_key, viewer_session_key
 from infantino_site.api_errors import ServiceUnavailable
 from infantino_site.throttling import rate_exceeded
 from predictions import selectors, services
 from predictions.ml import InvalidImage
-from predictions.charts import Series, line_chart
-from predictions.models import Expression, Prediction, TrainingJob
+from predictions.models import Expression, Prediction
 
 
 @require_http_methods(["GET", "POST"])
@@ -135,134 +131,3 @@ def _box_percent(prediction: Prediction) -> dict[str, float] | None:
         "width": 100 * w / prediction.width,
         "height": 100 * h / prediction.height,
     }
-
-
-# ---- the model-version dashboard (staff only) ----------------------------------------------------------
-staff_only = user_passes_test(is_admin)
-
-METRIC_COLUMNS = [("infant", "Infant"), ("fer", "FER2013")]
-
-
-@staff_only
-def dashboard(request: HttpRequest) -> HttpResponse:
-    versions = selectors.model_versions()
-    chronological = list(reversed(versions))
-    chart = line_chart(
-        [
-            Series("Infant accuracy", "infant", [(v.version, v.metrics.get("infant_accuracy")) for v in chronological]),
-            Series("FER2013 accuracy", "fer", [(v.version, v.metrics.get("fer_accuracy")) for v in chronological]),
-        ],
-        title="Accuracy on both domains over model versions",
-    )
-    job = selectors.training_job_current()
-    return render(
-        request,
-        "predictions/dashboard.html",
-        {
-            "versions": versions,
-            "chart": mark_safe(chart),  # built from numbers and escaped version labels only
-            "changes": selectors.model_changes(),
-            "job": job,
-            "job_payload": services.training_job_payload(job) if job else None,
-        },
-    )
-
-
-@staff_only
-def version_detail(request: HttpRequest, version: str) -> HttpResponse:
-    detail = selectors.model_version_detail(version=version)
-    if detail is None:
-        raise Http404("No model version has this number.")
-    return render(request, "predictions/version.html", {"detail": detail, "domains": _domain_tables(detail)})
-
-
-@staff_only
-def compare(request: HttpRequest) -> HttpResponse:
-    a = selectors.model_version_detail(version=request.GET.get("a", ""))
-    b = selectors.model_version_detail(version=request.GET.get("b", ""))
-    if a is None or b is None:
-        raise Http404("Choose two existing versions to compare.")
-    return render(
-        request,
-        "predictions/compare.html",
-        {
-            "pair": [(a, _domain_tables(a)), (b, _domain_tables(b))],
-        },
-    )
-
-
-@staff_only
-@require_POST
-def promote(request: HttpRequest) -> HttpResponse:
-    try:
-        change = services.model_promote(
-            version=request.POST.get("version", ""), user=request.user, reason=request.POST.get("reason", "")
-        )
-    except services.ModelChangeError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Version {change.version} is live (was {change.previous_version or 'none'}).")
-    return redirect("predictions:dashboard")
-
-
-@staff_only
-@require_POST
-def rollback(request: HttpRequest) -> HttpResponse:
-    try:
-        change = services.model_rollback(user=request.user, reason=request.POST.get("reason", ""))
-    except services.ModelChangeError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Rolled back: version {change.version} is live again.")
-    return redirect("predictions:dashboard")
-
-
-@staff_only
-@require_POST
-def retrain_start(request: HttpRequest) -> HttpResponse:
-    preset = "tiny" if request.POST.get("preset") == "tiny" else "full"
-    try:
-        job = services.retrain_start(user=request.user, options={"preset": preset})
-    except services.RetrainRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Retrain #{job.pk} started.")
-    return redirect("predictions:dashboard")
-
-
-@staff_only
-@require_POST
-def retrain_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
-    try:
-        services.retrain_cancel(job_id=job_id)
-    except services.RetrainRefused as exc:
-        messages.error(request, str(exc))
-    except TrainingJob.DoesNotExist:
-        raise Http404("No retrain has this number.") from None
-    else:
-        messages.info(request, f"Retrain #{job_id} will stop at its next step.")
-    return redirect("predictions:dashboard")
-
-
-def _domain_tables(detail: selectors.VersionDetail) -> list[dict[str, object]]:
-    tables = []
-    for domain, title in METRIC_COLUMNS:
-        metrics = detail.row.metrics
-        matrix = detail.confusion.get(domain)
-        rows = []
-        if matrix:
-            for label, counts in zip(Expression.values, matrix, strict=False):
-                total = sum(counts) or 1
-                rows.append({"label": label, "cells": [{"count": c, "share": round(100 * c / total)} for c in counts]})
-        tables.append(
-            {
-                "domain": domain,
-                "title": title,
-                "accuracy": metrics.get(f"{domain}_accuracy"),
-                "macro_f1": metrics.get(f"{domain}_macro_f1"),
-                "ece": metrics.get(f"{domain}_ece"),
-                "recall": [(label, metrics.get(f"{domain}_recall_{label}")) for label in Expression.values],
-                "confusion": rows,
-            }
-        )
-    return tables

@@ -30,7 +30,7 @@ def image_embedding(image: Prediction, *, version: str, extractor_id: str) -> np
     return embedded.vector
 
 
-def earlier_labels(*, extractor_id: str, exclude_image: Prediction) -> ml.Replay:
+def earlier_labels(*, extractor_id: str, exclude_image: Prediction | None) -> ml.Replay:
     """Embeddings and labels of images learned before (one row per image), for replay."""
     rows = (
         Annotation.objects.filter(status__in=Annotation.COUNTED, image__embeddings__extractor_id=extractor_id)

@@ -11,7 +11,7 @@ from mlcore.extractor import ExtractorConfig
 
 CHECKPOINT = "checkpoint.pt"
 AFTER_FER = "after_fer.pt"
-_NORM = ExtractorConfig()  # the extractor's normalisation (mean = std = 0.5), shared by every stage
+NORM = ExtractorConfig()  # the extractor's normalisation (mean = std = 0.5), shared by every stage
 RUN_FILE = "run.json"
 
 
@@ -26,7 +26,6 @@ class TrainConfig:
     work_dir: Path = Path("var/training/default")
     cache_dir: Path | None = None  # face crops and hashes, keyed by file content and detector
     resume: bool = False
-    promote: bool = True
     seed: int = 0
     # extractor
     arch: str = "tf_efficientnet_lite0"

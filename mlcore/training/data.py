@@ -20,30 +20,34 @@ from mlcore.imageio import open_image_file
 from mlcore.labels import NUM_CLASSES
 from mlcore.preprocess import batch
 from mlcore.progress import ProgressCallback, ProgressEvent
-from mlcore.split import dhash, duplicate_groups, grouped_split, stratified_split
-from mlcore.training.config import _NORM, TrainConfig
+from mlcore.split import Split, dhash, duplicate_groups, grouped_split, stratified_split
+from mlcore.training.config import NORM, TrainConfig
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class _Infant:
+@dataclass(frozen=True)
+class InfantData:
+    """Labeled infant photos cropped to faces, as tensors, and how they split into train, val and test."""
+
     tensors: torch.Tensor
     labels: np.ndarray
     names: list[str]
-    split: Any
-    found: int
+    split: Split
+    found: int  # photos in which a face was found
 
 
-@dataclass
-class _Fer:
+@dataclass(frozen=True)
+class FerData:
+    """FER2013 rows and the train and validation rows drawn from them."""
+
     faces: torch.Tensor  # uint8 n × 48 × 48
     labels: np.ndarray
     train: np.ndarray
     val: np.ndarray
 
 
-def _load_infant(config: TrainConfig, progress: ProgressCallback) -> _Infant:
+def load_infant(config: TrainConfig, progress: ProgressCallback) -> InfantData:
     assert config.image_dir is not None
     root = Path(config.image_dir)
     items = folder_items(root)
@@ -67,9 +71,9 @@ def _load_infant(config: TrainConfig, progress: ProgressCallback) -> _Infant:
         test_fraction=config.test_fraction,
         seed=config.seed,
     )
-    tensors = batch(faces, size=config.image_size, mean=_NORM.mean, std=_NORM.std)
+    tensors = batch(faces, size=config.image_size, mean=NORM.mean, std=NORM.std)
     logger.info("infant photos: %d, face found in %d (%s)", len(items), found, detector.name)
-    return _Infant(tensors, labels, [item.path.relative_to(root).as_posix() for item in items], split, found)
+    return InfantData(tensors, labels, [item.path.relative_to(root).as_posix() for item in items], split, found)
 
 
 def _crop_cached(path: Path, detector: Any, config: TrainConfig) -> tuple[Image.Image, bool, np.ndarray]:
@@ -93,11 +97,11 @@ def _crop_cached(path: Path, detector: Any, config: TrainConfig) -> tuple[Image.
     return crop.image, crop.found, bits
 
 
-def _load_fer(config: TrainConfig) -> _Fer:
+def load_fer(config: TrainConfig) -> FerData:
     assert config.fer_csv is not None
     faces, labels = read_fer_csv(Path(config.fer_csv), limit=config.fer_limit)
     train_idx, val_idx = fer_split(labels, val_size=config.fer_val_size, seed=config.seed)
-    return _Fer(torch.from_numpy(faces), labels, train_idx, val_idx)
+    return FerData(torch.from_numpy(faces), labels, train_idx, val_idx)
 
 
 def fer_split(labels: np.ndarray, *, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,18 +109,8 @@ def fer_split(labels: np.ndarray, *, val_size: int, seed: int) -> tuple[np.ndarr
     return stratified_split(labels, val_fraction=min(0.5, val_size / max(len(labels), 1)), seed=seed)
 
 
-def _fer_batch(fer: _Fer, idx: np.ndarray, size: int) -> torch.Tensor:
+def fer_batch(fer: FerData, idx: np.ndarray, size: int) -> torch.Tensor:
     """FER faces as normalised 3-channel tensors at the extractor's size (mean = std = 0.5)."""
     x = fer.faces[torch.from_numpy(idx)].float().div(255.0).sub(0.5).div(0.5)[:, None]
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     return x.expand(-1, 3, -1, -1).contiguous()
-
-
-# ---- stages ---------------------------------------------------------------------------------------
-
-
-def _class_weights(labels: np.ndarray) -> torch.Tensor:
-    """Inverse-square-root class frequencies: rare labels ("disgust") count more, without swamping the rest."""
-    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
-    weights = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
-    return torch.tensor(weights / weights[counts > 0].mean(), dtype=torch.float32)

@@ -1,4 +1,4 @@
-"""What a full training learns from: the data folder's two datasets, and every image users labeled to consensus."""
+"""The image folder a retrain learns from: the infant dataset plus every image users labeled to consensus."""
 
 from __future__ import annotations
 
@@ -7,13 +7,6 @@ from pathlib import Path
 
 from predictions.ml import LABELS
 from predictions.models import Prediction
-
-
-def data_folders(data_dir: Path) -> tuple[Path | None, Path | None]:
-    """The FER2013 CSV (the first ``fer2013/*.csv*`` by name) and the infant image folder (``infant/``), if present."""
-    fer_dir, infant = data_dir / "fer2013", data_dir / "infant"
-    found = sorted(fer_dir.glob("*.csv*")) if fer_dir.is_dir() else []
-    return (found[0] if found else None), (infant if infant.is_dir() else None)
 
 
 def training_folder_build(*, dataset: Path | None, labeled: Sequence[tuple[Prediction, str]], target: Path) -> Path:

@@ -32,11 +32,11 @@ if TYPE_CHECKING:
     from mlcore.registry import VersionInfo
 
 __all__ = [
+    "FACE_DETECTORS",
     "LABELS",
     "LABEL_INDEX",
     "UNSURE",
     "Backend",
-    "FACE_DETECTORS",
     "DataFolders",
     "DecodedImage",
     "Embedded",
@@ -179,6 +179,7 @@ class Backend(Protocol):
     ) -> Trained: ...
     def evaluate(self, data: Path, *, version: str | None, limit: int | None, progress: Progress) -> dict[str, Any]: ...
     def warm_up(self) -> None: ...
+    def face_detector_ready(self, name: str) -> None: ...
 
 
 _backend: Backend | None = None

@@ -181,6 +181,9 @@ class FakeBackend:
     def warm_up(self) -> None:
         """Nothing to load."""
 
+    def face_detector_ready(self, name: str) -> None:
+        """The fake crops no faces: every detector is ready."""
+
     @staticmethod
     def _embedding(image: Image.Image) -> np.ndarray:
         """64 numbers from the image itself: its 8×8 grey thumbnail, scaled to 0..1."""

@@ -13,6 +13,7 @@ from PIL import Image
 
 from mlcore import learner
 from mlcore.model import ExpressionModel
+from mlcore.mtcnn import fetch_weights, weights_present
 from mlcore.registry import ArtifactRefused, NoModel, Registry, RegistryUnavailable, VersionInfo, registry_for
 from predictions.ml import (
     Embedded,
@@ -225,6 +226,11 @@ class MLflowBackend:
         return training_runs.bootstrap(
             self.registry(), fer_csv=fer_csv, image_dir=image_dir, options=options, progress=progress
         )
+
+    def face_detector_ready(self, name: str) -> None:
+        """Make sure ``name`` can run: MTCNN's weights are fetched when absent; raises when they cannot be."""
+        if name == "mtcnn" and not weights_present():
+            fetch_weights()
 
     def evaluate(self, data: Path, *, version: str | None, limit: int | None, progress: Progress) -> dict[str, Any]:
         try:

@@ -22,7 +22,7 @@ def label(client: APIClient, image: str, name: str):  # type: ignore[no-untyped-
 
 def test_a_stream_of_labels_moves_the_live_version_with_lineage_and_undo_restores_it(alice, make_images, live_model):
     client = client_for(alice)
-    registry = ml.registry()
+    registry = ml.backend().registry()
     versions = [live_model]
     for image, name in zip(make_images(4), ["happy", "sad", "fear", "happy"], strict=True):
         response = label(client, image, name)
@@ -47,7 +47,7 @@ def test_a_stream_of_labels_moves_the_live_version_with_lineage_and_undo_restore
 
     assert registry.live_version() == versions[-2]
     assert client.get(f"/api/annotations/{last.pk}/").status_code == 404
-    assert ml.live_model.current().version == versions[-2]  # this process follows at its next poll at the latest
+    assert ml.backend().served().version == versions[-2]  # this process follows at its next poll at the latest
 
 
 def test_undoing_an_earlier_label_takes_it_out_of_the_live_line_and_relearns_the_later_ones(alice, make_images):
@@ -58,7 +58,7 @@ def test_undoing_an_earlier_label_takes_it_out_of_the_live_line_and_relearns_the
 
     client.delete(f"/api/annotations/{second['id']}/")
 
-    registry = ml.registry()
+    registry = ml.backend().registry()
     live = registry.live_version()
     assert live not in {first["model_version"], second["model_version"], third["model_version"]}
     info = registry.version_info(live)
@@ -86,7 +86,7 @@ def test_an_unknown_label_is_a_400_and_changes_nothing(alice, make_images, live_
     assert response.status_code == 400
     assert "bored" in response.json()["error"]
     assert Annotation.objects.count() == 0
-    assert ml.registry().live_version() == live_model
+    assert ml.backend().registry().live_version() == live_model
 
 
 def test_an_unknown_image_is_a_404_and_changes_nothing(alice, live_model):
@@ -95,7 +95,7 @@ def test_an_unknown_image_is_a_404_and_changes_nothing(alice, live_model):
         assert response.status_code == 404
         assert response.json()["error"]
     assert Annotation.objects.count() == 0
-    assert ml.registry().live_version() == live_model
+    assert ml.backend().registry().live_version() == live_model
 
 
 def test_a_second_label_on_the_same_image_by_the_same_annotator_is_a_409_and_changes_nothing(alice, make_images):
@@ -108,7 +108,7 @@ def test_a_second_label_on_the_same_image_by_the_same_annotator_is_a_409_and_cha
     assert response.status_code == 409
     assert "already" in response.json()["error"]
     assert list(Annotation.objects.values_list("label", flat=True)) == ["happy"]
-    assert ml.registry().live_version() == first["model_version"]
+    assert ml.backend().registry().live_version() == first["model_version"]
 
 
 def test_labeling_needs_a_signed_in_annotator(make_images):
@@ -136,7 +136,7 @@ def test_with_two_labels_per_image_conflicts_are_shown_and_consensus_is_learned_
 
     assert label(client_for(alice), image, "happy").json()["status"] == "queued"
     assert label(client_for(bob), image, "sad").json()["status"] == "queued"
-    assert ml.registry().live_version() == live_model  # two labels, no majority: nothing learned yet
+    assert ml.backend().registry().live_version() == live_model  # two labels, no majority: nothing learned yet
 
     (item,) = client_for(carol).get("/api/queue/?n=5").json()
     assert item["id"] == image
@@ -148,7 +148,7 @@ def test_with_two_labels_per_image_conflicts_are_shown_and_consensus_is_learned_
     assert decided["status"] == "learned"
     statuses = dict(Annotation.objects.values_list("annotator__username", "status"))
     assert statuses == {"alice": "learned", "bob": "outvoted", "carol": "learned"}
-    info = ml.registry().version_info(decided["model_version"])
+    info = ml.backend().registry().version_info(decided["model_version"])
     assert sorted(info.tags["annotation_ids"].split(",")) == sorted(
         str(pk) for pk in Annotation.objects.filter(label="happy").values_list("pk", flat=True)
     )
@@ -175,7 +175,7 @@ def test_the_queue_puts_uncertain_images_first_and_leaves_out_labeled_ones(setti
     assert {item["id"] for item in items} == set(images[1:])
     assert {"image_url", "face_box", "guess", "probabilities", "uncertainty", "model_version"} <= set(items[0])
     assert items[0]["uncertainty"] == max(item["uncertainty"] for item in items)
-    assert items[0]["model_version"] == ml.registry().live_version()
+    assert items[0]["model_version"] == ml.backend().registry().live_version()
     assert client.get("/api/queue/?n=0").status_code == 400
     assert len(client.get(f"/api/queue/?n=10&exclude={images[1]}").json()) == 3
 
@@ -202,7 +202,7 @@ def test_upload_with_a_label_stores_the_image_and_learns_it_in_one_step(alice, l
     assert body["status"] == "learned"
     assert body["label"] == "sad"
     assert Prediction.objects.get(pk=body["image"]).annotations.get().label == "sad"
-    assert ml.registry().live_version() == body["model_version"] != live_model
+    assert ml.backend().registry().live_version() == body["model_version"] != live_model
 
 
 @pytest.mark.parametrize(("data", "name"), [(b"not an image", "sad"), (jpeg_bytes(), "bored")])
@@ -228,7 +228,7 @@ def reference_data(monkeypatch):  # type: ignore[no-untyped-def]
         replay_y=np.arange(70) % 7,
         replay_domain=np.array(["fer"] * 70),
     )
-    monkeypatch.setattr(type(ml.registry()), "load_reference", lambda self, extractor_id: reference)
+    monkeypatch.setattr(type(ml.backend().registry()), "load_reference", lambda self, extractor_id: reference)
     return reference
 
 
@@ -239,7 +239,7 @@ def test_versions_carry_both_domains_metrics_and_the_guard_keeps_a_forgetting_on
     first, second = make_images(2)
     settings.INFANTINO_FORGETTING_TOLERANCE = 1.0
     learned = label(client, first, "happy").json()
-    info = ml.registry().version_info(learned["model_version"])
+    info = ml.backend().registry().version_info(learned["model_version"])
     assert {
         "infant_accuracy",
         "infant_macro_f1",
@@ -258,8 +258,8 @@ def test_versions_carry_both_domains_metrics_and_the_guard_keeps_a_forgetting_on
 
     assert held["status"] == "held_back"
     assert held["model_version"] not in {None, learned["model_version"]}
-    assert ml.registry().live_version() == learned["model_version"]
-    refused = ml.registry().version_info(held["model_version"])
+    assert ml.backend().registry().live_version() == learned["model_version"]
+    refused = ml.backend().registry().version_info(held["model_version"])
     assert refused.tags["guard"] == "failed"
     assert refused.params["guard_reasons"].startswith("fer_accuracy fell")
     assert refused.parent == learned["model_version"]
@@ -269,7 +269,7 @@ def test_learning_broadcasts_the_new_version_to_the_model_events_group(alice, ma
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from predictions.consumers import MODEL_EVENTS_GROUP
+    from modelops.events import MODEL_EVENTS_GROUP
 
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()

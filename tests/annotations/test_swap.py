@@ -4,8 +4,8 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from modelops.events import MODEL_EVENTS_GROUP
 from predictions import ml
-from predictions.consumers import MODEL_EVENTS_GROUP
 from tests.conftest import tiny_head
 
 

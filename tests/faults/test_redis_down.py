@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from infantino_site import cache as tolerant_cache
-from predictions.events import broadcast_model_updated, broadcast_training
+from modelops.events import broadcast_model_updated, broadcast_training
 from predictions.models import Prediction
 from tests.images import jpeg_bytes
 from tests.servers import REPO_ROOT, app_env, empty_redis_db, free_port
@@ -95,7 +95,7 @@ def test_the_upload_page_predicts_and_keeps_its_session_in_the_database_while_re
 
 def test_a_model_broadcast_is_dropped_with_one_warning_while_redis_is_down(redis_down, caplog):
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="predictions.events"):
+    with caplog.at_level(logging.WARNING, logger="modelops.events"):
         broadcast_model_updated("7")
         broadcast_model_updated("8")
         broadcast_training({"id": 1, "status": "running"})

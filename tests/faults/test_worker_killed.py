@@ -207,7 +207,7 @@ def test_the_sweep_learns_a_label_whose_job_was_lost_and_leaves_a_recent_one_to_
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from annotations.learning import requeue_waiting_labels
+    from annotations.learning.sweep import requeue_waiting_labels
     from annotations.models import Annotation
     from predictions.services import prediction_create
 

@@ -16,11 +16,11 @@ REDIS = "redis://127.0.0.1:6379/13"
 
 START = """
 from django.contrib.auth import get_user_model
-from predictions import services
+from modelops.services import retrain
 admin = get_user_model().objects.create_user("admin", is_staff=True)
-print(services.retrain_start(user=admin, options={"preset": "tiny"}).pk)
+print(retrain.retrain_start(user=admin, options={"preset": "tiny"}).pk)
 """
-STATUS = "from predictions.models import TrainingJob as J; j = J.objects.get(); print(j.status, j.result_version)"
+STATUS = "from modelops.models import TrainingJob as J; j = J.objects.get(); print(j.status, j.result_version)"
 
 
 @pytest.fixture

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlcore.datasets import folder_items, is_fer_csv, load_labeled, read_fer_csv, write_fer_csv
+from mlcore.datasets import (
+    DataFolders,
+    data_folders,
+    folder_items,
+    is_fer_csv,
+    load_labeled,
+    read_fer_csv,
+    write_fer_csv,
+)
 from mlcore.labels import LABEL_INDEX
 from tests.mlcore.tiny_data import fer_csv, image_folder
 
@@ -66,3 +74,21 @@ def test_load_labeled_reads_folders_and_csvs_alike(tmp_path):
     assert (len(csv.images), csv.precropped) == (14, True)
     assert csv.images[0].mode == "RGB" and csv.images[0].size == (48, 48)
     assert is_fer_csv(tmp_path / "fer.csv") and not is_fer_csv(tmp_path / "imgs")
+
+
+def test_a_data_folder_offers_its_first_fer_csv_and_its_infant_photos(tmp_path):
+    image_folder(tmp_path / "infant", per_label=1)
+    (tmp_path / "fer2013").mkdir()
+    for name in ("b.csv.gz", "a.csv", "notes.txt"):
+        (tmp_path / "fer2013" / name).write_text("")
+
+    assert data_folders(tmp_path) == DataFolders(fer_csv=tmp_path / "fer2013" / "a.csv", infant_dir=tmp_path / "infant")
+
+
+def test_a_data_folder_without_either_part_offers_none_of_it(tmp_path):
+    (tmp_path / "fer2013").mkdir()
+    (tmp_path / "fer2013" / "README").write_text("")
+
+    assert data_folders(tmp_path) == DataFolders(fer_csv=None, infant_dir=None)
+    assert data_folders(tmp_path / "missing") == DataFolders(fer_csv=None, infant_dir=None)
+    assert data_folders(None) == DataFolders(fer_csv=None, infant_dir=None)  # no data folder configured

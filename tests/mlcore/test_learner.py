@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import socket
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+from sklearn.neural_network import MLPClassifier
 
 from mlcore import learner
 from mlcore.labels import NUM_CLASSES
-from mlcore.online import fit_head, new_head
+from mlcore.online import CLASSES, fit_head, new_head
 from mlcore.reference import ReferenceData
 
 
@@ -142,5 +147,22 @@ def test_without_reference_data_the_guard_says_it_could_not_judge(trained):
     assert result.metrics == {"replay_rows": 0.0}
 
 
-def test_warm_up_runs_offline():
+def test_warm_up_reads_a_head_back_the_way_the_registry_does_without_touching_the_network(monkeypatch):
+    def no_network(*args: object) -> None:
+        raise AssertionError("warm_up tried to reach the network")
+
+    read_back = []
+
+    def load_head(path: Path) -> MLPClassifier:
+        read_back.append((path.name, real_load_head(path)))
+        return read_back[-1][1]
+
+    real_load_head = learner.load_head
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(learner, "load_head", load_head)
+
     learner.warm_up()
+
+    assert [name for name, _ in read_back] == ["model.skops"]
+    assert read_back[0][1].classes_.tolist() == CLASSES.tolist()
+    assert {"mlflow.sklearn", "skops.io"} <= set(sys.modules)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def registry(tmp_path: Path) -> Registry:
     )
 
 
-def test_training_registers_a_live_version_with_metrics_reference_and_held_out_split(data, registry, tmp_path):
+def test_training_registers_a_version_with_metrics_reference_and_held_out_split(data, registry, tmp_path):
     events = []
     result = train(
         TrainConfig.tiny(fer_csv=data["fer"], image_dir=data["images"], work_dir=tmp_path / "w"),
@@ -35,7 +36,8 @@ def test_training_registers_a_live_version_with_metrics_reference_and_held_out_s
         progress=events.append,
     )
 
-    assert registry.live_version() == result.version
+    assert [v.version for v in registry.versions()] == [result.version]
+    assert registry.live_version() is None  # registered, not live: moving the alias is the caller's decision
     info = registry.version_info(result.version)
     assert info.tags["kind"] == "retrain" and info.tags["extractor_id"] == result.extractor_id
     for name in (
@@ -77,7 +79,6 @@ def test_one_fer_step_changes_the_extractor(data, registry, tmp_path):
         work_dir=tmp_path / "w",
         fer_steps=1,
         infant_epochs=0,
-        promote=False,
     )
     train(config, registry)
     after_fer = torch.load(tmp_path / "w" / AFTER_FER, weights_only=True)
@@ -87,7 +88,17 @@ def test_one_fer_step_changes_the_extractor(data, registry, tmp_path):
     fresh = build_extractor(ExtractorConfig(image_size=32, face_detector="none"), imagenet=False).state_dict()
     key = "project.1.weight"
     assert not torch.equal(after_fer["extractor"][key], fresh[key])
-    assert registry.live_version() is None  # promote=False registers without going live
+
+
+def test_training_never_moves_the_live_alias(data, registry, tmp_path):
+    config = TrainConfig.tiny(fer_csv=None, image_dir=data["images"], work_dir=tmp_path / "w", infant_epochs=0)
+    first = train(config, registry)
+    registry.set_live(first.version, by="test")
+
+    second = train(replace(config, work_dir=tmp_path / "w2"), registry)
+
+    assert registry.live_version() == first.version
+    assert registry.version_info(second.version).parent == first.version
 
 
 def test_a_cancelled_run_resumes_into_the_same_mlflow_run(data, registry, tmp_path):
@@ -104,8 +115,6 @@ def test_a_cancelled_run_resumes_into_the_same_mlflow_run(data, registry, tmp_pa
     assert (checkpoint["stage"], checkpoint["step"]) == ("fer", 2)
     assert registry.live_version() is None
 
-    from dataclasses import replace
-
     result = train(replace(config, resume=True), registry)
     assert result.run_id == json.loads((tmp_path / "w" / "run.json").read_text())["run_id"]
     history = registry.client.get_metric_history(result.run_id, "fer_train_loss")
@@ -118,6 +127,7 @@ def test_the_registered_model_round_trips_and_abstains_above_its_threshold(data,
     result = train(
         TrainConfig.tiny(fer_csv=None, image_dir=data["images"], work_dir=tmp_path / "w", coverage=0.5), registry
     )
+    registry.set_live(result.version, by="test")
     model = registry.load()
     assert model.version == result.version
     assert model.abstain_threshold == pytest.approx(result.calibration.abstain_threshold)
@@ -130,13 +140,13 @@ def test_the_registered_model_round_trips_and_abstains_above_its_threshold(data,
 def test_target_domain_statistics_replace_the_source_ones_and_keep_each_layers_momentum():
     from mlcore.extractor import ExtractorConfig, build_extractor
     from mlcore.progress import no_progress
-    from mlcore.training import _adapt_batch_norm
+    from mlcore.training import adapt_batch_norm
 
     extractor = build_extractor(ExtractorConfig(image_size=32, face_detector="none"), imagenet=False)
     norms = [m for m in extractor.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in norms]
     target = torch.randn(16, 3, 32, 32) * 2 + 3  # a domain whose statistics differ from the initial ones
-    _adapt_batch_norm(extractor, target, no_progress)
+    adapt_batch_norm(extractor, target, no_progress)
     first = norms[0]
     assert not torch.allclose(first.running_mean, torch.zeros_like(first.running_mean))
     assert [m.momentum for m in norms] == momenta

@@ -129,21 +129,6 @@ def test_predicting_without_any_model_says_so(model_registry, isolated_media):
     assert stored_files(isolated_media) == []
 
 
-def test_the_live_model_endpoint_reports_version_and_metrics(live_model):
-    response = APIClient().get("/api/models/live/")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["version"] == live_model
-    assert body["metrics"]["infant_accuracy"] == 0.5
-    assert body["created"]
-
-
-def test_the_live_model_endpoint_is_a_json_404_without_a_model(model_registry):
-    response = APIClient().get("/api/models/live/")
-    assert response.status_code == 404
-    assert response.json() == {"error": "No model is trained yet."}
-
-
 def test_the_openapi_schema_and_docs_are_served(client):
     schema = client.get("/api/schema/")
     assert schema.status_code == 200

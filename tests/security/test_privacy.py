@@ -7,7 +7,7 @@ from botocore.config import Config
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from annotations.learning import earlier_labels
+from annotations.learning.replay import earlier_labels
 from annotations.models import Annotation
 from predictions.models import ImageEmbedding, Prediction
 from tests.images import jpeg_bytes
@@ -28,8 +28,8 @@ def learned_label(prediction_id: str, annotator, label: str = "happy") -> Annota
 
 
 def replayed(extractor_id: str) -> int:
-    x, _ = earlier_labels(extractor_id, exclude_image=None)
-    return 0 if x is None else len(x)
+    replay = earlier_labels(extractor_id=extractor_id, exclude_image=None)
+    return 0 if replay.x is None else len(replay.x)
 
 
 def test_deleting_a_photo_deletes_its_file_embeddings_and_labels_and_replay_forgets_it(

@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from infantino_site.asgi import application
-from predictions.events import broadcast_model_updated
+from modelops.events import broadcast_model_updated
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 

@@ -30,6 +30,38 @@ def test_the_embedded_profile_needs_no_configuration(tmp_path):
     assert (tmp_path / "secret_key").exists()
 
 
+def test_reading_the_settings_writes_nothing(tmp_path):
+    var_dir = tmp_path / "var"
+    result = subprocess.run(
+        [sys.executable, "-c", "import infantino_site.settings"],
+        cwd=REPO_ROOT,
+        env=app_env(var_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not var_dir.exists()
+
+
+KEY_PROBE = "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"
+
+
+def test_the_embedded_profile_makes_its_folder_and_a_private_key_at_start_and_keeps_the_key(tmp_path):
+    var_dir = tmp_path / "fresh" / "var"
+    keys = [
+        subprocess.run(
+            [sys.executable, "-c", KEY_PROBE], cwd=REPO_ROOT, env=app_env(var_dir), capture_output=True, text=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+
+    assert var_dir.is_dir()
+    assert len(keys[0]) >= 50
+    assert keys[1] == keys[0]  # sessions survive a restart
+    assert (var_dir / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
 @pytest.mark.parametrize(
     ("variables", "named"),
     [
@@ -38,6 +70,7 @@ def test_the_embedded_profile_needs_no_configuration(tmp_path):
         ({"S3_ENDPOINT_URL": "http://127.0.0.1:9000"}, "S3_BUCKET"),
         ({"DATABASE_URL": "postgres://u@127.0.0.1/db"}, "SECRET_KEY"),
         ({"INFANTINO_MAX_UPLOAD_MB": "lots"}, "INFANTINO_MAX_UPLOAD_MB"),
+        ({"INFANTINO_FORGETTING_TOLERANCE": "a little"}, "INFANTINO_FORGETTING_TOLERANCE"),
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({"INFANTINO_JOB_RUNNER": "celery"}, "REDIS_URL"),
         ({"INFANTINO_THROTTLE_UPLOADS": "lots/min"}, "INFANTINO_THROTTLE_UPLOADS"),

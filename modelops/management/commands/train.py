@@ -9,11 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from predictions import ml
-from predictions.management.progress import StageBars
+from modelops.management.progress import StageBars
+from modelops.models import ModelChange
+from modelops.services import live_version_move
+from predictions.ml import TrainingCancelled, TrainingRun, backend, data_folders
+from predictions.ml.training import latest_run
+
+SUMMARY = ("test_infant_accuracy", "test_infant_macro_f1", "infant_accuracy", "fer_accuracy")
 
 
 class Command(BaseCommand):
@@ -55,85 +61,87 @@ class Command(BaseCommand):
         parser.add_argument("--no-promote", action="store_true", help="register the version without making it live")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        import torch
-
-        from mlcore.mtcnn import fetch_weights, weights_present
-        from mlcore.training import TrainConfig, TrainingCancelled, latest_work_dir, train
-
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         torch.set_num_threads(options["threads"])
         fer, images = _data_paths(options)
         if images is None:
             raise CommandError("no infant images: give --images DIR (one sub-folder per label) or --data")
-        if options["face_detector"] == "mtcnn" and not weights_present():
-            try:
-                fetch_weights()
-            except Exception as error:  # offline, no pip, a bad download: all mean the same loud fallback
-                self.stderr.write(f"could not fetch MTCNN weights ({error}); using the Haar cascade instead")
-                options["face_detector"] = "haar"
-
-        work_dir = _work_dir(options, latest_work_dir)
-        config = TrainConfig(
-            fer_csv=fer,
-            image_dir=images,
-            work_dir=work_dir,
-            cache_dir=Path(settings.VAR_DIR) / "cache" / "faces",
-            resume=options["resume"],
-            promote=not options["no_promote"],
-            seed=options["seed"],
-            imagenet=not options["no_imagenet"],
-            image_size=options["image_size"],
-            face_detector=options["face_detector"],
-            fer_steps=options["fer_steps"] if fer else 0,
-            infant_epochs=options["epochs"],
-            init_checkpoint=options["fer_checkpoint"],
-            adapt_bn=not options["no_adapt_bn"],
-            coverage=options["coverage"],
-        )
+        options["face_detector"] = self._face_detector(options["face_detector"])
+        work_dir = _work_dir(options)
         self.stderr.write(f"training into {work_dir} (FER2013: {fer or 'none'}, infant photos: {images})")
         bars = StageBars(sys.stderr)
+        run = TrainingRun(
+            work_dir=work_dir,
+            cache_dir=Path(settings.VAR_DIR) / "cache" / "faces",
+            fer_csv=fer,
+            image_dir=images,
+            options=_config(options, has_fer=fer is not None),
+            progress=bars,
+        )
         try:
-            result = train(config, ml.registry(), progress=bars)
+            trained = backend().train(run)
         except TrainingCancelled as error:
             raise CommandError(f"{error}; continue with --resume --run-name {work_dir.name}") from None
         finally:
             bars.close()
-        summary = {
-            k: round(v, 4)
-            for k, v in result.metrics.items()
-            if k.startswith(("test_infant_accuracy", "test_infant_macro_f1", "infant_accuracy", "fer_accuracy"))
-        }
+        promote = not options["no_promote"]
+        if promote:
+            live_version_move(version=trained.version, action=ModelChange.Action.TRAIN, by="train")
+        summary = {k: round(v, 4) for k, v in trained.metrics.items() if k.startswith(SUMMARY)}
+        seconds = trained.metrics.get("train_seconds", trained.seconds)  # counts every resumed part of the run
         self.stdout.write(
             self.style.SUCCESS(
-                f"Model version {result.version} {'is live' if config.promote else 'registered'} "
-                f"({result.seconds / 60:.1f} min): {json.dumps(summary)}"
+                f"Model version {trained.version} {'is live' if promote else 'registered'} "
+                f"({seconds / 60:.1f} min): {json.dumps(summary)}"
             )
         )
+
+    def _face_detector(self, detector: str) -> str:
+        """MTCNN needs its weights; when they cannot be had (offline, no pip), training uses Haar, loudly."""
+        if detector != "mtcnn":
+            return detector
+        try:
+            backend().face_detector_ready(detector)
+        except Exception as error:  # offline, no pip, a bad download: all mean the same loud fallback
+            self.stderr.write(f"could not fetch MTCNN weights ({error}); using the Haar cascade instead")
+            return "haar"
+        return detector
+
+
+def _config(options: dict[str, Any], *, has_fer: bool) -> dict[str, Any]:
+    """The training engine's settings this command sets, by their ``TrainConfig`` field names."""
+    return {
+        "resume": options["resume"],
+        "seed": options["seed"],
+        "imagenet": not options["no_imagenet"],
+        "image_size": options["image_size"],
+        "face_detector": options["face_detector"],
+        "fer_steps": options["fer_steps"] if has_fer else 0,
+        "infant_epochs": options["epochs"],
+        "init_checkpoint": options["fer_checkpoint"],
+        "adapt_bn": not options["no_adapt_bn"],
+        "coverage": options["coverage"],
+    }
 
 
 def _data_paths(options: dict[str, Any]) -> tuple[Path | None, Path | None]:
     root = options["data"] or (Path(settings.INFANTINO_DATA_DIR) if settings.INFANTINO_DATA_DIR else None)
     if root is None and options["fer"] is None and options["images"] is None:
         root = Path(settings.BASE_DIR).parent / "shared" / "data"  # where a development checkout keeps it
-    fer, images = options["fer"], options["images"]
-    if root is not None:
-        if fer is None and (root / "fer2013").is_dir():
-            found = sorted((root / "fer2013").glob("*.csv*"))
-            fer = found[0] if found else None
-        if images is None and (root / "infant").is_dir():
-            images = root / "infant"
+    found = data_folders(root)
+    fer, images = options["fer"] or found.fer_csv, options["images"] or found.infant_dir
     for path in (fer, images):
         if path is not None and not path.exists():
             raise CommandError(f"{path} does not exist")
     return fer, images
 
 
-def _work_dir(options: dict[str, Any], latest) -> Path:  # type: ignore[no-untyped-def]
+def _work_dir(options: dict[str, Any]) -> Path:
     root = Path(settings.VAR_DIR) / "training"
     if options["run_name"]:
         return root / options["run_name"]
     if options["resume"]:
-        found = latest(root)
+        found = latest_run(root)
         if found is None:
             raise CommandError(f"nothing to resume under {root}")
         return found

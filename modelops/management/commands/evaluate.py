@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from predictions import ml
-from predictions.management.progress import StageBars
+from modelops.management.progress import StageBars
+from predictions.ml import ModelUnavailable, UnknownVersion, backend
 
 
 class Command(BaseCommand):
@@ -25,38 +26,26 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        import torch
-
-        from mlcore.datasets import load_labeled
-        from mlcore.evaluation import evaluate_model, evaluation_json
-        from mlcore.registry import NoModel
-
         # Everything but the result goes to stderr, so tools can parse stdout as one JSON document.
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
         path: Path = options["data"]
         if not path.exists():
             raise CommandError(f"{path} does not exist")
         torch.set_num_threads(options["threads"])
-        try:
-            model = ml.registry().load(options["model_version"])
-        except NoModel as error:
-            raise CommandError(str(error)) from None
-        try:
-            data = load_labeled(path, limit=options["limit"])
-        except (ValueError, FileNotFoundError) as error:
-            raise CommandError(str(error)) from None
         bars = StageBars(sys.stderr)
         try:
-            evaluation = evaluate_model(model, data, progress=bars)
+            document = backend().evaluate(path, version=options["model_version"], limit=options["limit"], progress=bars)
+        except (UnknownVersion, ModelUnavailable, ValueError, FileNotFoundError) as error:
+            raise CommandError(str(error)) from None
         finally:
             bars.close()
-        document = evaluation_json(evaluation, model.version)
         if options["json"]:
             self.stdout.write(json.dumps(document))
             return
-        self.stdout.write(f"model version {model.version} on {document['n']} images from {path}")
+        self.stdout.write(f"model version {document['model_version']} on {document['n']} images from {path}")
         self.stdout.write(
-            f"accuracy {evaluation.accuracy:.3f}  macro-F1 {evaluation.macro_f1:.3f}  ECE {evaluation.ece:.3f}"
+            f"accuracy {document['accuracy']:.3f}  macro-F1 {document['macro_f1']:.3f}  ECE {document['ece']:.3f}"
         )
-        for label, recall in evaluation.per_class.items():
-            self.stdout.write(f"  {label:9s} recall {recall:.3f}")
+        for label, recall in document["per_class"].items():
+            # A label absent from the data has no recall: null in the JSON, nan here as always.
+            self.stdout.write(f"  {label:9s} recall {float('nan') if recall is None else recall:.3f}")

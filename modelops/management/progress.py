@@ -1,4 +1,4 @@
-"""A tqdm progress bar per training stage, fed by mlcore's progress events."""
+"""A tqdm progress bar per training stage, fed by the backend's progress events (train, evaluate, bootstrap_model)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mlcore.progress import ProgressEvent
+from predictions.ml import ProgressEvent
 
 
 class StageBars:

@@ -1,4 +1,4 @@
-"""Websocket pushing model events (a new live version) to open pages."""
+"""Websockets: model events (a new live version) for every page, retrain progress for staff dashboards."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-MODEL_EVENTS_GROUP = "model-events"
-TRAINING_GROUP = "training-progress"
+from modelops.events import MODEL_EVENTS_GROUP, TRAINING_GROUP, follow_live_alias, remember_server_loop
+from modelops.selectors import training_job_current_payload
 
 logger = logging.getLogger(__name__)
 
 
 class ModelEventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        from predictions.events import remember_server_loop
-
         remember_server_loop(asyncio.get_running_loop())
         await self.channel_layer.group_add(MODEL_EVENTS_GROUP, self.channel_name)
         await self.accept()
@@ -27,8 +25,6 @@ class ModelEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(MODEL_EVENTS_GROUP, self.channel_name)
 
     async def model_updated(self, event: dict[str, Any]) -> None:
-        from predictions.events import follow_live_alias
-
         # Swap this process's model before telling the page, so what the page shows is what it serves.
         try:
             await sync_to_async(follow_live_alias, thread_sensitive=False)()
@@ -41,8 +37,6 @@ class TrainingConsumer(AsyncJsonWebsocketConsumer):
     """Retrain progress for staff dashboards; anyone else is turned away (4403)."""
 
     async def connect(self) -> None:
-        from predictions.events import remember_server_loop
-
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_staff:
             await self.close(code=4403)
@@ -50,7 +44,7 @@ class TrainingConsumer(AsyncJsonWebsocketConsumer):
         remember_server_loop(asyncio.get_running_loop())
         await self.channel_layer.group_add(TRAINING_GROUP, self.channel_name)
         await self.accept()
-        snapshot = await sync_to_async(_current_job_payload)()
+        snapshot = await sync_to_async(training_job_current_payload)()
         if snapshot is not None:
             await self.send_json({"type": "training.progress", "job": snapshot})
 
@@ -59,10 +53,3 @@ class TrainingConsumer(AsyncJsonWebsocketConsumer):
 
     async def training_progress(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "training.progress", "job": event["job"]})
-
-
-def _current_job_payload() -> dict[str, Any] | None:
-    from predictions import selectors, services
-
-    job = selectors.training_job_current()
-    return services.training_job_payload(job) if job else None

@@ -1,0 +1,132 @@
+"""The last step of a training run: fit and calibrate the head, evaluate it, register it with what it came from."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import numpy as np
+from sklearn.neural_network import MLPClassifier
+
+from mlcore.calibration import Calibration, calibrate, scale
+from mlcore.metrics import Evaluation, evaluate_probabilities
+from mlcore.online import fit_head, head_probabilities, new_head
+from mlcore.progress import ProgressEvent
+from mlcore.reference import ReferenceData
+from mlcore.training.config import TrainResult
+from mlcore.training.run import TrainRun
+
+logger = logging.getLogger(__name__)
+
+
+def fit_and_register(run: TrainRun, embeddings: dict[str, Any]) -> TrainResult:
+    """Fit the head on infant embeddings, calibrate on validation, evaluate, register; the live alias stays put."""
+    config, infant = run.config, run.infant
+    head, calibration = _fit_head(run, embeddings["infant"])
+    evaluations = _evaluate(run, head, calibration, embeddings)
+    run.clock.end()
+    metrics = _metrics(run, evaluations, calibration)
+    heldout = [infant.names[i] for i in infant.split.test]
+    run.log_dict(
+        {
+            "image_dir": str(config.image_dir),
+            "train": [infant.names[i] for i in infant.split.train],
+            "val": [infant.names[i] for i in infant.split.val],
+            "test": heldout,
+        },
+        "split.json",
+    )
+    run.log_dict({name: e.confusion for name, e in evaluations.items()}, "confusion.json")
+    extractor_id = run.registry.log_extractor(
+        run.extractor, params={"origin": "train", "train_run_id": run.run_id}, reference=_reference(run, embeddings)
+    )
+    version = run.registry.register(
+        head=head,
+        extractor_id=extractor_id,
+        kind="retrain",
+        parent=run.registry.live_version(),
+        temperature=calibration.temperature,
+        abstain_threshold=calibration.abstain_threshold,
+        metrics=metrics,
+        run_id=run.run_id,
+        tags={"train_run_id": run.run_id, "heldout_split": "split.json", **config.tags},
+    )
+    logger.info("trained version %s in %.0f s: %s", version, metrics["train_seconds"], json.dumps(metrics))
+    return TrainResult(
+        version=version,
+        run_id=run.run_id,
+        extractor_id=extractor_id,
+        metrics=metrics,
+        calibration=calibration,
+        seconds=metrics["train_seconds"],
+        stage_seconds=dict(run.clock.seconds),
+        heldout=heldout,
+    )
+
+
+def _fit_head(run: TrainRun, x: np.ndarray) -> tuple[MLPClassifier, Calibration]:
+    config, split, y = run.config, run.infant.split, run.infant.labels
+    run.progress(ProgressEvent(stage="head", step=0, total=1))
+    head = fit_head(
+        new_head(seed=config.seed), x[split.train], y[split.train], epochs=config.head_epochs, seed=config.seed
+    )
+    calibration = calibrate(head_probabilities(head, x[split.val]), y[split.val], coverage=config.coverage)
+    run.progress(ProgressEvent(stage="head", step=1, total=1))
+    return head, calibration
+
+
+def _evaluate(
+    run: TrainRun, head: MLPClassifier, calibration: Calibration, embeddings: dict[str, Any]
+) -> dict[str, Evaluation]:
+    """The calibrated head on infant validation and test photos, and on FER2013 validation rows."""
+    split, x, y = run.infant.split, embeddings["infant"], run.infant.labels
+
+    def evaluation(features: np.ndarray, labels: np.ndarray) -> Evaluation:
+        return evaluate_probabilities(scale(head_probabilities(head, features), calibration.temperature), labels)
+
+    evaluations = {
+        "infant": evaluation(x[split.val], y[split.val]),
+        "test_infant": evaluation(x[split.test], y[split.test]),
+    }
+    if run.fer is not None:
+        evaluations["fer"] = evaluation(embeddings["fer_val"], run.fer.labels[run.fer.val])
+    return evaluations
+
+
+def _metrics(run: TrainRun, evaluations: dict[str, Evaluation], calibration: Calibration) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for name, result in evaluations.items():
+        metrics.update(result.as_metrics(name))
+    seconds = run.clock.seconds
+    metrics.update(
+        {
+            "temperature": calibration.temperature,
+            "abstain_threshold": calibration.abstain_threshold,
+            "val_coverage": calibration.coverage,
+            "val_accuracy_answered": calibration.accuracy_answered,
+            "infant_face_found": run.infant.found / len(run.infant.labels),
+            "train_seconds": sum(seconds.values()),
+        }
+    )
+    metrics.update({f"seconds_{k}": v for k, v in seconds.items()})
+    return metrics
+
+
+def _reference(run: TrainRun, embeddings: dict[str, Any]) -> ReferenceData:
+    """Validation sets per domain and a replay pool, stored with the extractor for online learning."""
+    split, x, y, fer = run.infant.split, embeddings["infant"], run.infant.labels, run.fer
+    val_domains = {"infant": (x[split.val], y[split.val])}
+    replay_x, replay_y, replay_domain = [x[split.train]], [y[split.train]], [np.full(len(split.train), "infant")]
+    if fer is not None:
+        val_domains["fer"] = (embeddings["fer_val"], fer.labels[fer.val])
+        replay_x.append(embeddings["fer_replay"])
+        replay_y.append(fer.labels[embeddings["fer_replay_idx"]])
+        replay_domain.append(np.full(len(embeddings["fer_replay_idx"]), "fer"))
+    return ReferenceData(
+        val_x={d: v[0] for d, v in val_domains.items()},
+        val_y={d: v[1] for d, v in val_domains.items()},
+        replay_x=np.concatenate(replay_x),
+        replay_y=np.concatenate(replay_y),
+        replay_domain=np.concatenate(replay_domain),
+    )
