@@ -6,5 +6,4 @@ app_name = "accounts"
 
 urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
-    path("accounts/data/", views.my_data, name="my-data"),
 ]

@@ -16,7 +16,8 @@ from annotations import selectors, services
 from annotations.learning.warmup import request_warm_up
 from annotations.models import Annotation
 from annotations.selectors import QueueItem
-from predictions.api import ERROR, PredictionOutput, error
+from infantino_site.api_errors import ERROR, error
+from predictions.api import PredictionOutput
 from predictions.ml import InvalidImage, ModelUnavailable
 from predictions.models import Expression
 from predictions.selectors import prediction_image_url

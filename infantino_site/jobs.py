@@ -123,7 +123,12 @@ def wait_for_idle(timeout: float | None = None) -> None:
 
 def _join_with_timeout(timeout: float) -> None:
     done = threading.Event()
-    threading.Thread(target=lambda: (_queue.join(), done.set()), daemon=True).start()
+
+    def join() -> None:
+        _queue.join()
+        done.set()
+
+    threading.Thread(target=join, daemon=True).start()
     if not done.wait(timeout):
         raise TimeoutError(f"background jobs still running after {timeout} s")
 

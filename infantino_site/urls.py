@@ -12,7 +12,6 @@ urlpatterns = [
     path("", include("annotations.urls")),
     path("api/", include("annotations.api_urls")),
     path("", include("accounts.urls")),
-    path("api/", include("accounts.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

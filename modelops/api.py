@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from predictions.api import ERROR, error
+from infantino_site.api_errors import ERROR, error
 from predictions.ml import ModelUnavailable
 from predictions.selectors import live_model_summary
 

@@ -120,3 +120,16 @@ def live_model_notice() -> tuple[ModelSummary | None, str]:
         return live_model_summary(), ""
     except ModelUnavailable as exc:
         return None, str(exc)
+
+
+@dataclass(frozen=True)
+class MyData:
+    predictions: int
+    labels: int
+
+
+def my_data(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> MyData:
+    """How many photos this person (account or session) stored here, and how many labels they gave."""
+    # Labels through the reverse relation by name: predictions does not import the annotations app.
+    labels = user.annotations.count() if user.is_authenticated else 0  # type: ignore[union-attr]
+    return MyData(predictions=predictions_owned(user=user, session_key=session_key).count(), labels=labels)

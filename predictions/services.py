@@ -167,3 +167,18 @@ def user_data_delete(*, user: AbstractBaseUser | AnonymousUser, session_key: str
         embeddings=deleted.embeddings,
         files=deleted.files,
     )
+
+
+def uploads_claim(*, user: AbstractBaseUser, session_key: str) -> int:
+    """On sign-in, what this browser uploaded anonymously moves to the account."""
+    if not session_key:
+        return 0
+    return Prediction.objects.filter(session_key=session_key, uploaded_by__isnull=True).update(uploaded_by=user)
+
+
+def account_delete(*, user: AbstractBaseUser, session_key: str) -> Deleted:
+    """Everything the person gave (see ``user_data_delete``), then the account itself; audit entries keep no name."""
+    with transaction.atomic():
+        deleted = user_data_delete(user=user, session_key=session_key)
+        user.delete()
+    return deleted

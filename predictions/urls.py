@@ -9,4 +9,5 @@ urlpatterns = [
     path("predictions/<str:prediction_id>/", views.result, name="result"),
     path("predictions/<str:prediction_id>/image/", views.image, name="image"),
     path("predictions/<str:prediction_id>/delete/", views.delete, name="delete"),
+    path("accounts/data/", views.my_data, name="my-data"),
 ]

@@ -7,6 +7,7 @@ from math import ceil
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
@@ -131,3 +132,34 @@ def _box_percent(prediction: Prediction) -> dict[str, float] | None:
         "width": 100 * w / prediction.width,
         "height": 100 * h / prediction.height,
     }
+
+
+@require_http_methods(["GET", "POST"])
+def my_data(request: HttpRequest) -> HttpResponse:
+    """What this person stored, and a confirmed button that deletes all of it."""
+    session_key = viewer_session_key(request)
+    if request.method == "POST":
+        if request.POST.get("confirm") != "yes":
+            messages.error(request, "Tick the box to confirm: nothing was deleted.")
+            return redirect("predictions:my-data")
+        close_account = request.POST.get("account") == "yes" and request.user.is_authenticated
+        try:
+            if close_account:
+                deleted = services.account_delete(user=request.user, session_key=session_key)
+            else:
+                deleted = services.user_data_delete(user=request.user, session_key=session_key)
+        except ServiceUnavailable as exc:
+            messages.error(request, str(exc))
+            return redirect("predictions:my-data")
+        if close_account:
+            logout(request)
+            messages.success(request, f"Your account is deleted, with {deleted.predictions} photos.")
+            return redirect("predictions:upload")
+        messages.success(
+            request,
+            f"Deleted {deleted.predictions} photos with their predictions, and {deleted.annotations} labels.",
+        )
+        return redirect("predictions:my-data")
+    return render(
+        request, "predictions/my_data.html", {"mine": selectors.my_data(user=request.user, session_key=session_key)}
+    )

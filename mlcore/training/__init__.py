@@ -42,16 +42,12 @@ __all__ = [
 ]
 
 
-def never() -> bool:
-    return False
-
-
 def train(
     config: TrainConfig,
     registry: Registry,
     *,
     progress: ProgressCallback = no_progress,
-    should_stop: Callable[[], bool] = never,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> TrainResult:
     """Run (or resume) every stage and register the result as a new version, which is not made live."""
     if config.image_dir is None:

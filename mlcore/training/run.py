@@ -21,6 +21,8 @@ from mlcore.training.data import FerData, InfantData
 
 @dataclass(frozen=True)
 class TrainRun:
+    """What every stage of one run shares; built once the data is loaded and the networks exist."""
+
     config: TrainConfig
     registry: Registry
     run_id: str  # the MLflow run the metrics go to and the version is registered from

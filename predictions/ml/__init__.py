@@ -21,6 +21,7 @@ from django.utils.module_loading import import_string
 from PIL import Image
 
 from infantino_site.api_errors import ServiceUnavailable
+from mlcore.datasets import DataFolders, data_folders
 from mlcore.faces import DETECTORS as FACE_DETECTORS
 from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
 from mlcore.labels import LABEL_INDEX, LABELS, UNSURE
@@ -200,21 +201,6 @@ def reset_backend() -> None:
     global _backend
     with _backend_lock:
         _backend = None
-
-
-@dataclass(frozen=True)
-class DataFolders:
-    fer_csv: Path | None
-    infant_dir: Path | None
-
-
-def data_folders(data_dir: Path | None) -> DataFolders:
-    """The training data under a data folder: ``fer2013/*.csv[.gz]`` (the first) and ``infant/<label>/``."""
-    if data_dir is None:
-        return DataFolders(fer_csv=None, infant_dir=None)
-    fer = sorted((data_dir / "fer2013").glob("*.csv*")) if (data_dir / "fer2013").is_dir() else []
-    infant = data_dir / "infant"
-    return DataFolders(fer_csv=fer[0] if fer else None, infant_dir=infant if infant.is_dir() else None)
 
 
 def labels_to_indices(labels: Sequence[str]) -> np.ndarray:

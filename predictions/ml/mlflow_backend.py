@@ -197,9 +197,10 @@ class MLflowBackend:
         info = registry.version_info(version)
         if info.tags.get("kind") == "online" and info.tags.get("guard_anchor"):
             prefix = "baseline_"
-            found = info.tags["guard_anchor"], {
-                key.removeprefix(prefix): value for key, value in info.metrics.items() if key.startswith(prefix)
-            }
+            found = (
+                info.tags["guard_anchor"],
+                {key.removeprefix(prefix): value for key, value in info.metrics.items() if key.startswith(prefix)},
+            )
         else:
             reference = registry.load_reference(model.extractor_id)
             found = version, learner.evaluate(model.head, reference, temperature=model.temperature)
