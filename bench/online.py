@@ -66,6 +66,7 @@ def main() -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
+    from accounts.services import annotator_grant
     from annotations.learning.warmup import warm_up
     from mlcore.registry import Registry
 
@@ -78,7 +79,7 @@ def main() -> None:
     source = Source.load(source_registry, where=args.source_var, seed=args.seed)
     base = copy_into_bench_store(source, copied_from=f"{args.source_var}:{args.source_model}/{source.version}")
     stream = Stream.draw(args.images, source, labels=args.labels, seed=args.seed)
-    get_user_model().objects.create_user(BENCH_USER, password="bench-online-42")
+    annotator_grant(user=get_user_model().objects.create_user(BENCH_USER, password="bench-online-42"))
     started = time.monotonic()
     images = upload(stream)
     upload_seconds = time.monotonic() - started

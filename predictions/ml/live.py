@@ -35,6 +35,7 @@ class LiveModel:
     def __init__(self, registry: Callable[[], Registry]) -> None:
         self._registry = registry
         self._model: ExpressionModel | None = None
+        self._staged: ExpressionModel | None = None  # a version made in this process, not live yet
         self._checked_at = 0.0
         self._load_lock = threading.Lock()
         self._failures = 0
@@ -54,12 +55,21 @@ class LiveModel:
         """The model in memory, without asking MLflow."""
         return self._model
 
-    def swap_to(self, version: str, *, loaded: ExpressionModel | None = None) -> ExpressionModel:
-        """Serve ``version`` from now on (``loaded``, if already in memory); if it cannot be loaded, nothing changes."""
+    @property
+    def staged(self) -> ExpressionModel | None:
+        return self._staged
+
+    def stage(self, model: ExpressionModel) -> None:
+        """Keep a version this process just made, so that making it live needs no reload from MLflow."""
+        self._staged = model
+
+    def swap_to(self, version: str) -> ExpressionModel:
+        """Serve ``version`` from now on (staged, or loaded and checked); if it cannot be loaded, nothing changes."""
         with self._load_lock:
-            if loaded is not None and loaded.version == version:
-                self._serve(loaded)
-                return loaded
+            staged = self._staged
+            if staged is not None and staged.version == version:
+                self._serve(staged)
+                return staged
             return self._load(version)
 
     def _check_every(self) -> float:

@@ -41,7 +41,6 @@ class MLflowBackend:
     def __init__(self) -> None:
         self.live = LiveModel(self.registry)
         self._baselines: dict[tuple[str, str], tuple[str, dict[str, float]]] = {}
-        self._learned: ExpressionModel | None = None  # the last version learned here, served without a reload
         self._lock = threading.Lock()
 
     def registry(self) -> Registry:
@@ -72,7 +71,7 @@ class MLflowBackend:
     def serve(self, version: str) -> None:
         """Load ``version``, checked, and serve it in this process; the model served stays when it cannot be."""
         try:
-            self.live.swap_to(version, loaded=self._learned)
+            self.live.swap_to(version)
         except NoModel:
             raise UnknownVersion(f"There is no model version {version}.") from None
         except ArtifactRefused as error:
@@ -160,7 +159,7 @@ class MLflowBackend:
                 "guard_anchor": anchor,
             },
         )
-        self._learned = model.with_head(result.head, version=version)
+        self.live.stage(model.with_head(result.head, version=version))
         return Learned(
             version=version,
             parent=parent,
@@ -179,7 +178,7 @@ class MLflowBackend:
 
     def _model(self, version: str) -> ExpressionModel:
         """``version`` as a model: the one served or just learned when it is that version, else loaded (checked)."""
-        for model in (self.live.serving, self._learned):
+        for model in (self.live.serving, self.live.staged):
             if model is not None and model.version == version:
                 return model
         try:
