@@ -13,7 +13,7 @@ from annotations.learning import lineage, replay
 from annotations.learning.writer import LabelWaits, single_writer
 from annotations.models import Annotation
 from modelops.models import ModelChange
-from modelops.services import live_version_move
+from modelops.services import live_version_move, move_record
 from predictions import ml
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def learn_locked(annotation_id: int) -> str | None:
         raise LabelWaits(f"annotation {annotation_id} waits: no live model to learn onto, or MLflow is unreachable")
     made_before = lineage.made_before(annotation, live=parent)
     if made_before is not None:
-        return _record_interrupted(made_before, votes=votes, live=parent)
+        return _record_interrupted(made_before, votes=votes)
     return _learn(annotation, votes=votes, label=label, parent=parent)
 
 
@@ -95,24 +95,32 @@ def _learn(annotation: Annotation, *, votes: list[Annotation], label: str, paren
 
 
 def _go_live(made: lineage.Made) -> None:
-    ids = ",".join(str(pk) for pk in sorted(made.annotation_ids))
     live_version_move(
         version=made.version,
         action=ModelChange.Action.LEARN,
-        by=f"annotation {ids}",
-        reason=f"learned '{made.label}' from annotation {ids}; guard: {made.guard}",
+        by=f"annotation {_ids(made)}",
+        reason=_why(made),
         extra={"label": made.label},
     )
 
 
-def _record_interrupted(version: str, *, votes: list[Annotation], live: str) -> str:
+def _record_interrupted(version: str, *, votes: list[Annotation]) -> str:
     """An earlier run made a live-line version from these labels, then stopped before recording it."""
     made = lineage.made(version)
-    if version == live and not ModelChange.objects.filter(version=version, action=ModelChange.Action.LEARN).exists():
-        _go_live(made)  # it stopped between the alias and the audit row: the move is recorded (and announced) now
+    if not ModelChange.objects.filter(version=version, action=ModelChange.Action.LEARN).exists():
+        # It stopped between moving the alias and the audit row: the move is recorded now.
+        move_record(version=version, previous=made.parent, action=ModelChange.Action.LEARN, reason=_why(made))
     _record(made, votes=votes, accepted=True)
     logger.info("the labels of version %s were learned into the live line already: recorded", version)
     return version
+
+
+def _ids(made: lineage.Made) -> str:
+    return ",".join(str(pk) for pk in sorted(made.annotation_ids))
+
+
+def _why(made: lineage.Made) -> str:
+    return f"learned '{made.label}' from annotation {_ids(made)}; guard: {made.guard}"
 
 
 def _record(made: lineage.Made, *, votes: list[Annotation], accepted: bool) -> None:

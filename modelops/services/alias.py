@@ -50,6 +50,16 @@ def live_version_move(
     return change
 
 
+def move_record(*, version: str, previous: str, action: ModelChange.Action, reason: str = "") -> ModelChange:
+    """Write the audit row of a move made by a job that died between the alias and its row (found on re-run)."""
+    change = ModelChange.objects.create(action=action, version=version, previous_version=previous, reason=reason)
+    live = backend().live_version()
+    if live is not None:
+        broadcast_model_updated(live, reason=action)  # a process that missed the move's broadcast follows now
+    logger.info("%s: recorded the move to version %s made by an interrupted job", action, version)
+    return change
+
+
 def model_promote(
     *,
     version: str,

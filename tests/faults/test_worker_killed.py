@@ -82,6 +82,16 @@ class Stack:
             time.sleep(0.3)
         return found
 
+    def moves_to(self, version: str) -> list[tuple[str, str]]:
+        """The audit rows (action, previous version) of every move of the live alias to ``version``."""
+        import psycopg
+
+        with psycopg.connect(self.env["DATABASE_URL"]) as connection:
+            rows = connection.execute(
+                "SELECT action, previous_version FROM predictions_modelchange WHERE version = %s", [version]
+            )
+            return [tuple(row) for row in rows]
+
     def worker(self, name: str) -> CeleryWorker:
         worker = CeleryWorker(self.env, self.root / f"{name}.log")
         worker.wait_ready()
@@ -176,6 +186,9 @@ def test_a_worker_killed_after_the_alias_moved_is_recorded_by_the_next_worker_no
     assert settled["parent_version"] == stack.versions()[made]["parent_version"]
     assert set(stack.versions()) - versions_before == {later["model_version"]}  # … and not learned a second time
     assert lineage(stack, stack.live())[:2] == [later["model_version"], made]
+    # Both moves are in the audit log once: the interrupted one written by the re-run.
+    assert stack.moves_to(made) == [("learn", settled["parent_version"])]
+    assert stack.moves_to(later["model_version"]) == [("learn", made)]
 
 
 @pytest.mark.integration
