@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 
 from modelops.models import ModelChange, TrainingJob
 from predictions.ml import LABELS, UnknownVersion, backend
+
+if TYPE_CHECKING:
+    from predictions.ml import VersionInfo
 
 DOMAINS = [("infant", "Infant"), ("fer", "FER2013")]  # the metric prefix, and its title on the pages
 
@@ -31,7 +34,7 @@ def model_versions() -> list[VersionRow]:
     return [_row(info) for info in backend().versions()]
 
 
-def _row(info: Any) -> VersionRow:
+def _row(info: VersionInfo) -> VersionRow:
     return VersionRow(
         version=info.version,
         created=datetime.fromtimestamp(info.created_ms / 1000, tz=UTC),
