@@ -31,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--data",
             type=Path,
-            help="data folder holding fer2013/ and infant/ (default: INFANTINO_DATA_DIR, else ../shared/data)",
+            help="data folder holding fer2013/ and infant/ (default: INFANTINO_DATA_DIR; ../shared/data when found)",
         )
         parser.add_argument("--epochs", type=int, default=12, help="infant fine-tune epochs (0: no fine-tune)")
         parser.add_argument("--fer-steps", type=int, default=300, help="FER2013 training steps (0: skip the stage)")
@@ -126,8 +126,6 @@ def _config(options: dict[str, Any], *, has_fer: bool) -> dict[str, Any]:
 
 def _data_paths(options: dict[str, Any]) -> tuple[Path | None, Path | None]:
     root = options["data"] or (Path(settings.INFANTINO_DATA_DIR) if settings.INFANTINO_DATA_DIR else None)
-    if root is None and options["fer"] is None and options["images"] is None:
-        root = Path(settings.BASE_DIR).parent / "shared" / "data"  # where a development checkout keeps it
     found = data_folders(root)
     fer, images = options["fer"] or found.fer_csv, options["images"] or found.infant_dir
     for path in (fer, images):
