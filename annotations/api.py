@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +16,8 @@ from annotations.learning.warmup import request_warm_up
 from annotations.models import Annotation
 from annotations.selectors import QueueItem
 from infantino_site.api_errors import ERROR, error
-from predictions.api import PredictionOutput
+from infantino_site.api_inputs import PARSERS, UPLOAD_PARSERS, ChoiceField, NoInput, validated
+from predictions.api import NO_IMAGE, PredictionOutput
 from predictions.ml import InvalidImage, ModelUnavailable
 from predictions.models import Expression
 from predictions.selectors import prediction_image_url
@@ -36,13 +36,17 @@ class AnnotationOutput(serializers.ModelSerializer):
 
 
 class AnnotationInput(serializers.Serializer):
-    image = serializers.CharField(help_text="The id of the image (a prediction id).")
-    label = serializers.ChoiceField(choices=Expression.values)
+    # Blank is let through so that an empty or unknown id reads the same: 404, no image has this id.
+    image = serializers.CharField(help_text="The id of the image (a prediction id).", max_length=64, allow_blank=True)
+    label = ChoiceField(choices=Expression.values)
 
 
 class LabeledImageInput(serializers.Serializer):
-    image = serializers.FileField(help_text="A photo: JPEG, PNG or WebP (decided by its content, not its name).")
-    label = serializers.ChoiceField(choices=Expression.values)
+    image = serializers.FileField(
+        help_text="A photo: JPEG, PNG or WebP (decided by its content, not its name).",
+        error_messages={"required": NO_IMAGE, "null": NO_IMAGE},
+    )
+    label = ChoiceField(choices=Expression.values)
 
 
 def refused(exc: services.AnnotationError) -> Response:
@@ -52,15 +56,16 @@ def refused(exc: services.AnnotationError) -> Response:
 class AnnotationCreateApi(APIView):
     permission_classes = [IsAnnotator]
     throttle_scope = "labels"
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = PARSERS
 
-    @extend_schema(request=AnnotationInput, responses={201: AnnotationOutput, 400: ERROR, 404: ERROR, 409: ERROR})
+    @extend_schema(
+        request=AnnotationInput, responses={201: AnnotationOutput, 400: ERROR, 404: ERROR, 409: ERROR, 413: ERROR}
+    )
     def post(self, request: Request) -> Response:
+        sent = validated(AnnotationInput, request)
         request_warm_up()
         try:
-            annotation = services.annotation_create(
-                image_id=request.data.get("image"), label=request.data.get("label"), annotator=request.user
-            )
+            annotation = services.annotation_create(image_id=sent["image"], label=sent["label"], annotator=request.user)
         except services.AnnotationError as exc:
             return refused(exc)
         return Response(AnnotationOutput(annotation).data, status=status.HTTP_201_CREATED)
@@ -78,8 +83,9 @@ class AnnotationDetailApi(APIView):
             return error("No annotation has this id.", status.HTTP_404_NOT_FOUND)
         return Response(AnnotationOutput(annotation).data)
 
-    @extend_schema(responses={204: None, 404: ERROR})
+    @extend_schema(request=None, responses={204: None, 400: ERROR, 404: ERROR})
     def delete(self, request: Request, annotation_id: int) -> Response:
+        validated(NoInput, request)
         try:
             services.annotation_undo(annotation_id=annotation_id, user=request.user)
         except services.AnnotationError as exc:
@@ -90,15 +96,16 @@ class AnnotationDetailApi(APIView):
 class LabeledImageCreateApi(APIView):
     permission_classes = [IsAnnotator]
     throttle_scope = "uploads"
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
 
-    @extend_schema(request=LabeledImageInput, responses={201: AnnotationOutput, 400: ERROR, 503: ERROR})
+    @extend_schema(request=LabeledImageInput, responses={201: AnnotationOutput, 400: ERROR, 413: ERROR, 503: ERROR})
     def post(self, request: Request) -> Response:
+        sent = validated(LabeledImageInput, request)
         request_warm_up()
         try:
             annotation = services.labeled_image_create(
-                upload=request.FILES.get("image"),
-                label=request.data.get("label"),
+                upload=sent["image"],
+                label=sent["label"],
                 annotator=request.user,
                 session_key=viewer_session_key(request),
             )

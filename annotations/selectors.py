@@ -16,6 +16,7 @@ from annotations.agreement import consensus, krippendorff_alpha_nominal, pairwis
 from annotations.models import Annotation
 from predictions import ml
 from predictions.models import Expression, ImageEmbedding, Prediction
+from predictions.selectors import predictions_usable_for_learning
 
 CANDIDATE_LIMIT = 1000
 DIVERSITY_WEIGHT = 0.5  # how much a close look-alike of an already picked image costs it
@@ -40,11 +41,12 @@ def annotation_get_visible(*, annotation_id: int, user: AbstractBaseUser) -> Ann
 
 
 def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] | None = None) -> list[QueueItem]:
-    """The ``n`` images most worth labeling next for ``annotator``: most uncertain under the live model, diverse."""
+    """The ``n`` shared images most worth labeling next for ``annotator``: most uncertain under live, diverse."""
     needed = settings.INFANTINO_LABELS_PER_IMAGE
     settled = Annotation.objects.filter(status__in=Annotation.COUNTED)
     candidates = (
-        Prediction.objects.exclude(annotations__annotator=annotator)
+        predictions_usable_for_learning()
+        .exclude(annotations__annotator=annotator)
         .exclude(pk__in=settled.values("image_id"))
         .exclude(pk__in=[pk for pk in exclude or [] if _is_uuid(pk)])
         .annotate(n_labels=Count("annotations"))
@@ -169,7 +171,8 @@ def agreement_summary(*, conflicts_limit: int = 20) -> AgreementSummary:
         by_image[image_id].append({"label": label, "annotator": username})
     alpha = krippendorff_alpha_nominal([[lab["label"] for lab in labels] for labels in by_image.values()])
     conflicted = [image_id for image_id, labels in by_image.items() if len({lab["label"] for lab in labels}) > 1]
-    images = Prediction.objects.filter(pk__in=conflicted).order_by("-created")[:conflicts_limit]
+    # Shown with their photos: only those annotators may see.
+    images = predictions_usable_for_learning().filter(pk__in=conflicted).order_by("-created")[:conflicts_limit]
     conflicts = []
     for image in images:
         labels = by_image[image.pk]

@@ -11,7 +11,7 @@ from annotations.selectors import annotation_get_visible
 from infantino_site.jobs import enqueue
 from predictions import services as prediction_services
 from predictions.models import Expression
-from predictions.selectors import prediction_get
+from predictions.selectors import prediction_get_for_learning
 
 
 class AnnotationError(Exception):
@@ -43,9 +43,9 @@ def check_label(label: object) -> str:
 
 
 def annotation_create(*, image_id: object, label: object, annotator: AbstractBaseUser) -> Annotation:
-    """Store one person's label for an image and queue the online update once it commits."""
+    """Store one person's label for a shared image and queue the online update on commit; others read as unknown."""
     label = check_label(label)
-    image = prediction_get(prediction_id=str(image_id)) if image_id else None
+    image = prediction_get_for_learning(prediction_id=str(image_id)) if image_id else None
     if image is None:
         raise UnknownImage("No image has this id.")
     try:
@@ -61,9 +61,11 @@ def annotation_create(*, image_id: object, label: object, annotator: AbstractBas
 def labeled_image_create(
     *, upload: UploadedFile | None, label: object, annotator: AbstractBaseUser, session_key: str = ""
 ) -> Annotation:
-    """Upload a photo and label it in one step; a bad label or image stores nothing."""
+    """Upload a photo and label it in one step: the team's own photo, shared for learning; a bad one stores nothing."""
     check_label(label)
-    prediction = prediction_services.prediction_create(upload=upload, user=annotator, session_key=session_key)
+    prediction = prediction_services.prediction_create(
+        upload=upload, user=annotator, session_key=session_key, consent=True
+    )
     return annotation_create(image_id=prediction.pk, label=label, annotator=annotator)
 
 

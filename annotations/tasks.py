@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from annotations.learning import online, sweep, warmup
 from annotations.learning import undo as undo_module
+from annotations.learning import unlearn as unlearn_module
 
 
 def learn(*, annotation_id: int) -> None:
@@ -12,6 +13,10 @@ def learn(*, annotation_id: int) -> None:
 
 def undo(*, version: str, parent: str) -> None:
     undo_module.undo_version(version=version, parent=parent)
+
+
+def unlearn(*, reason: str) -> None:
+    unlearn_module.unlearn(reason=reason)
 
 
 def warm_up() -> None:

@@ -74,6 +74,7 @@ class Client:
                     data, label = rng.choice(self.images)
                     form = aiohttp.FormData()
                     form.add_field("image", data, filename="photo.jpg", content_type="application/octet-stream")
+                    form.add_field("consent", "true")  # shared, so that it may be labeled later
                     async with session.post(f"{base}/api/predictions/", data=form, headers=headers) as response:
                         body = await self._answer(response)
                         if response.status == 201:

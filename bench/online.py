@@ -171,7 +171,11 @@ def upload(stream: Stream) -> list[str]:
 
     user = get_user_model().objects.get(username=BENCH_USER)
     return [
-        str(prediction_create(upload=SimpleUploadedFile(item.path.name, item.path.read_bytes()), user=user).pk)
+        str(
+            prediction_create(
+                upload=SimpleUploadedFile(item.path.name, item.path.read_bytes()), user=user, consent=True
+            ).pk
+        )
         for item in stream.items
     ]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import worker_ready
+from django.conf import settings
 
 from infantino_site import jobs
 
@@ -19,6 +20,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infantino_site.settings")
 
 app = Celery("infantino")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# A job is acknowledged when it has finished, and one whose worker died is handed to another worker: every job
+# is safe to run twice (the single writer checks what is already done). One job at a time per worker process.
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+    beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
+)
 
 
 def route_job(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str] | None:

@@ -30,8 +30,11 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
-    return _env_number(name, default, int, "an integer")
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = _env_number(name, default, int, "an integer")
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be {minimum} or more, not {value}")
+    return value
 
 
 def env_float(name: str, default: float) -> float:

@@ -29,11 +29,14 @@ logger = logging.getLogger(__name__)
 TASK_NAME = "infantino.run_job"  # the one Celery task: it runs any job by its dotted path
 DEFAULT_QUEUE = "celery"  # Celery's own default queue
 LEARN_WAITING = "annotations.tasks.learn_waiting"
+DELETE_EXPIRED = "predictions.tasks.delete_expired"
+RETENTION_EVERY_SECONDS = 3600.0  # retention counts in days: an hour late is on time
 # Online-learning jobs go to one worker process (`-Q online --concurrency 1`: one writer, in order), retrains
 # to their own worker(s) so a long retrain never delays a label; anything else to the default queue.
 QUEUES = {
     "annotations.tasks.learn": "online",
     "annotations.tasks.undo": "online",
+    "annotations.tasks.unlearn": "online",  # the head refit without a deleted photo: the single writer's job
     "annotations.tasks.warm_up": "online",
     LEARN_WAITING: "online",
     "modelops.tasks.run_retrain": "training",
@@ -45,7 +48,7 @@ ON_WORKER_START: tuple[tuple[str, dict[str, Any]], ...] = ((LEARN_WAITING, {"old
 
 def periodic_jobs() -> dict[str, float]:
     """Jobs run every so many seconds: by Celery beat, or by the worker thread whenever it has been idle."""
-    return {LEARN_WAITING: float(settings.INFANTINO_RELEARN_AFTER_SECONDS)}
+    return {LEARN_WAITING: float(settings.INFANTINO_RELEARN_AFTER_SECONDS), DELETE_EXPIRED: RETENTION_EVERY_SECONDS}
 
 
 def queue_for(path: str) -> str:

@@ -10,8 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from infantino_site.env import env_bool, env_float, env_int, env_list, env_rate, env_secret, env_str, require_together
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Made, with the embedded profile's secret key, as the site app starts (infantino_site.apps): never at import.
-VAR_DIR = Path(env_str("INFANTINO_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR = Path(env_str("INFANTINO_VAR_DIR", str(BASE_DIR / "var"))).resolve()  # made by infantino_site.apps
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -45,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from here: /api/docs/ works offline and under the CSP
     "channels",
     "accounts",
     "predictions",
@@ -54,18 +54,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "infantino_site.csp.ContentSecurityPolicyMiddleware",  # on every response: no inline script or style
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.LoginLockoutMiddleware",  # 429 page for a sign-in refused by accounts.guard
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "infantino_site.urls"
 ASGI_APPLICATION = "infantino_site.asgi.application"
-WSGI_APPLICATION = None
 
 TEMPLATES = [
     {
@@ -109,8 +110,6 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 if S3_BUCKET:
-    from botocore.config import Config as S3ClientConfig
-
     default_storage = {
         "BACKEND": "infantino_site.storage.S3ImageStorage",
         "OPTIONS": {
@@ -120,13 +119,9 @@ if S3_BUCKET:
             "secret_key": env_str("S3_SECRET_ACCESS_KEY"),
             "region_name": env_str("S3_REGION"),
             "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300),  # private bucket, presigned URLs: see storage
-            # While S3 is down an upload answers 503 within seconds instead of holding a worker for minutes.
-            "client_config": S3ClientConfig(
-                signature_version="s3v4",
-                connect_timeout=env_float("S3_CONNECT_TIMEOUT_SECONDS", 3.0),
-                read_timeout=env_float("S3_READ_TIMEOUT_SECONDS", 10.0),
-                retries={"max_attempts": env_int("S3_MAX_ATTEMPTS", 3), "mode": "standard"},
-            ),
+            "connect_timeout": env_float("S3_CONNECT_TIMEOUT_SECONDS", 3.0),
+            "read_timeout": env_float("S3_READ_TIMEOUT_SECONDS", 10.0),
+            "max_attempts": env_int("S3_MAX_ATTEMPTS", 3),
         },
     }
 else:
@@ -139,8 +134,7 @@ SERVE_MEDIA = not S3_BUCKET
 
 # ---- channels, cache and background jobs -----------------------------------------------------------
 if REDIS_URL:
-    # channels-redis waits 5 s for a message and redis-py 8 gives up reading after 5 s by default: a longer
-    # read timeout keeps an idle websocket from dying every few seconds.
+    # redis-py 8 gives up reading after 5 s, channels-redis waits 5 s for a message: idle websockets need longer.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -171,23 +165,16 @@ if INFANTINO_JOB_RUNNER not in {"thread", "celery", "inline"}:
     raise ImproperlyConfigured(f"INFANTINO_JOB_RUNNER must be thread, celery or inline, not {INFANTINO_JOB_RUNNER!r}")
 if INFANTINO_JOB_RUNNER == "celery" and not CELERY_BROKER_URL:
     raise ImproperlyConfigured("INFANTINO_JOB_RUNNER=celery needs REDIS_URL for the broker")
-# Which job goes to which queue, and which run periodically, is the job table in infantino_site/jobs.py.
-# A job is acknowledged when it has finished, and one whose worker died is handed to another worker:
-# every job is safe to run twice (the single writer checks what is already done).
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers a job taken by a worker that vanished after this long; it must outlast the longest job
+# Which job goes to which queue and when, and how Celery acknowledges them, is in infantino_site/jobs.py
+# and celery.py. Redis redelivers a job taken by a worker that vanished after this long; it must outlast the longest job
 # (a full retrain) and the longest retry delay, or a running job would be handed out twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200)}
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A job that fails (MLflow or S3 unreachable, say) runs again after 2, 4, 8 … s, at most this many times;
 # a label still queued after that is queued again by the sweep below, so it waits instead of vanishing.
 INFANTINO_JOB_MAX_RETRIES = env_int("INFANTINO_JOB_MAX_RETRIES", 12)
 INFANTINO_JOB_RETRY_MAX_DELAY = env_float("INFANTINO_JOB_RETRY_MAX_DELAY", 300.0)
 # Labels still queued this long are queued again (every that many seconds; at once when a worker starts).
 INFANTINO_RELEARN_AFTER_SECONDS = env_int("INFANTINO_RELEARN_AFTER_SECONDS", 120)
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # ---- MLflow and the model -------------------------------------------------------------------------
 INFANTINO_MLFLOW_URI = MLFLOW_TRACKING_URI or f"sqlite:///{VAR_DIR / 'mlflow.db'}"
@@ -205,14 +192,14 @@ _shared_data = BASE_DIR.parent / "shared" / "data"
 INFANTINO_DATA_DIR = env_str("INFANTINO_DATA_DIR", str(_shared_data) if _shared_data.exists() else None)
 
 # ---- labeling and online learning ----------------------------------------------------------------
-INFANTINO_LABELS_PER_IMAGE = env_int("INFANTINO_LABELS_PER_IMAGE", 1)  # labels an image needs before it is learned
+INFANTINO_LABELS_PER_IMAGE = env_int("INFANTINO_LABELS_PER_IMAGE", 1, minimum=1)  # labels an image needs to be learned
 INFANTINO_REPLAY_SIZE = env_int("INFANTINO_REPLAY_SIZE", 16)  # replay rows per online step; 0 = no replay
 INFANTINO_FORGETTING_GUARD = env_bool("INFANTINO_FORGETTING_GUARD", True)
 INFANTINO_FORGETTING_TOLERANCE = env_float("INFANTINO_FORGETTING_TOLERANCE", 0.02)  # accuracy drop allowed per domain
-if INFANTINO_LABELS_PER_IMAGE < 1:
-    raise ImproperlyConfigured("INFANTINO_LABELS_PER_IMAGE must be 1 or more")
 
 # ---- uploads --------------------------------------------------------------------------------------
+# A photo whose parent gave no consent and that nobody labeled is deleted this many days after its upload.
+INFANTINO_RETENTION_DAYS = env_int("INFANTINO_RETENTION_DAYS", 30, minimum=1)
 INFANTINO_MAX_UPLOAD_BYTES = env_int("INFANTINO_MAX_UPLOAD_MB", 15) * 1024 * 1024
 INFANTINO_MAX_PIXELS = env_int("INFANTINO_MAX_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INFANTINO_MAX_UPLOAD_BYTES + 1024 * 1024
@@ -236,11 +223,18 @@ INFANTINO_THROTTLE_RATES = {
     "uploads": env_rate("INFANTINO_THROTTLE_UPLOADS", "20/min"),
     "labels": env_rate("INFANTINO_THROTTLE_LABELS", "120/min"),
 }
+# Password guessing (accounts.lockout): wrong passwords counted per account and, stricter so one client cannot lock
+# the owner out, per client address in a window from the first; past either limit, refused unchecked until it ends.
+AUTHENTICATION_BACKENDS = ["accounts.guard.LoginGuardBackend", "django.contrib.auth.backends.ModelBackend"]
+INFANTINO_LOGIN_THROTTLE = env_bool("INFANTINO_LOGIN_THROTTLE", INFANTINO_THROTTLE)
+INFANTINO_LOGIN_FAILURES_PER_ACCOUNT = env_int("INFANTINO_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
+INFANTINO_LOGIN_FAILURES_PER_CLIENT = env_int("INFANTINO_LOGIN_FAILURES_PER_CLIENT", 5, minimum=1)
+INFANTINO_LOGIN_WINDOW_SECONDS = env_int("INFANTINO_LOGIN_WINDOW_SECONDS", 900, minimum=1)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",  # enforces CSRF for signed-in browsers
-        "rest_framework.authentication.BasicAuthentication",
+        "infantino_site.authentication.CsrfSessionAuthentication",  # CSRF for every browser write, even anonymous
+        "accounts.authentication.ThrottledBasicAuthentication",  # HTTP Basic, refused unchecked while locked
     ],
     "DEFAULT_THROTTLE_CLASSES": [
         "infantino_site.throttling.AnonThrottle",
@@ -252,12 +246,21 @@ REST_FRAMEWORK = {
     # is read N hops deep and a client cannot pick its own address to dodge the throttle.
     "NUM_PROXIES": env_int("INFANTINO_NUM_PROXIES", 0),
     "EXCEPTION_HANDLER": "infantino_site.api_errors.error_handler",
+    # DRF's own JSON and form parsers read a body of any size; these keep DATA_UPLOAD_MAX_MEMORY_SIZE.
+    "DEFAULT_PARSER_CLASSES": [
+        "infantino_site.api_inputs.JSONParser",
+        "infantino_site.api_inputs.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "InfantinO API",
     "DESCRIPTION": "Infant facial expression recognition that learns from its users' labels.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # never sends the schema URL elsewhere
     "ENUM_NAME_OVERRIDES": {
         "ExpressionEnum": "predictions.models.Expression",
         "ExpressionValueEnum": "predictions.ml.LABELS",  # the same labels where a serializer lists only values
@@ -269,9 +272,8 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 
 # ---- HTTPS and cookies ------------------------------------------------------------------------------
-# On by default as soon as a production part is on: a real deployment is served over HTTPS (behind a proxy
-# that terminates TLS and sets X-Forwarded-Proto). Tests serving the production profile over plain http on
-# loopback set INFANTINO_HTTPS=false.
+# On as soon as a production part is on: a deployment is served over HTTPS (behind a proxy that terminates TLS
+# and sets X-Forwarded-Proto). Tests serving the production profile over http on loopback turn it off.
 INFANTINO_HTTPS = env_bool("INFANTINO_HTTPS", bool(PRODUCTION_PARTS))
 SECURE_SSL_REDIRECT = INFANTINO_HTTPS
 SESSION_COOKIE_SECURE = INFANTINO_HTTPS

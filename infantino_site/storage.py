@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from botocore.config import Config
 from storages.backends.s3 import S3Storage
 
 # Under ASGI every request runs in a thread of its own, and django-storages keeps its boto3 connection per
@@ -20,6 +21,13 @@ class S3ImageStorage(S3Storage):
     default_acl = "private"
     querystring_auth = True
     file_overwrite = False  # a stored photo is never replaced: the same photo arriving twice at once gets a new name
+
+    def __init__(self, *, connect_timeout: float, read_timeout: float, max_attempts: int, **options: Any) -> None:
+        # While S3 is down an upload answers 503 within seconds instead of holding a worker for minutes.
+        retries = {"max_attempts": max_attempts, "mode": "standard"}
+        timeouts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout}
+        config = Config(signature_version="s3v4", retries=retries, **timeouts)
+        super().__init__(client_config=config, **options)
 
     @property
     def connection(self) -> Any:

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle, ScopedRateThrottle, UserRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -50,3 +50,8 @@ def rate_exceeded(request: Any, *, scope: str) -> float | None:
     if throttle.allow_request(request, _View()):
         return None
     return throttle.wait() or 1.0
+
+
+def client_ident(request: Any) -> str | None:
+    """The client address every throttle counts by: REMOTE_ADDR, or X-Forwarded-For read NUM_PROXIES hops deep."""
+    return BaseThrottle().get_ident(request)

@@ -17,6 +17,7 @@ class ModelChange(models.Model):
         TRAIN = "train"  # a full training or a dashboard retrain that passed its guard
         LEARN = "learn"  # an online label that passed the forgetting guard
         UNDO = "undo"  # a label taken back: live returns to the version before it
+        UNLEARN = "unlearn"  # a learned photo deleted or its consent withdrawn: the head refitted without it
 
     action = models.CharField(max_length=16, choices=Action.choices)
     version = models.CharField(max_length=32)

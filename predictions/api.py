@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth import logout
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 from accounts import roles
 from accounts.sessions import owner_session_key, viewer_session_key
 from infantino_site.api_errors import ERROR, error
+from infantino_site.api_inputs import UPLOAD_PARSERS, NoInput, validated
 from predictions import selectors, services
 from predictions.ml import InvalidImage, ModelUnavailable
 from predictions.models import Prediction
@@ -38,7 +40,16 @@ class PredictionOutput(serializers.ModelSerializer):
             "width",
             "height",
             "created",
+            "consent",
+            "deletion_due",
         ]
+
+    deletion_due = serializers.SerializerMethodField(
+        help_text="When retention deletes this photo (not shared, never labeled); null when it is kept."
+    )
+
+    def get_deletion_due(self, prediction: Prediction) -> datetime | None:
+        return selectors.prediction_deletion_due(prediction=prediction)
 
     def get_image_url(self, prediction: Prediction) -> str:
         url = selectors.prediction_image_url(prediction)
@@ -46,25 +57,44 @@ class PredictionOutput(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
 
 
+NO_IMAGE = "No image was sent: attach the photo as the form field 'image'."
+
+
 class PredictionInput(serializers.Serializer):
-    image = serializers.FileField(help_text="A photo: JPEG, PNG or WebP (decided by its content, not its name).")
+    image = serializers.FileField(
+        help_text="A photo: JPEG, PNG or WebP (decided by its content, not its name).",
+        error_messages={"required": NO_IMAGE, "null": NO_IMAGE},
+    )
+    consent = serializers.BooleanField(
+        default=False,
+        help_text="The parent lets annotators see the photo and the model learn from it (default: no; "
+        "without it only the uploader sees it, and it is deleted after INFANTINO_RETENTION_DAYS unless shared later).",
+    )
+
+
+class ConsentInput(serializers.Serializer):
+    consent = serializers.BooleanField(help_text="Share the photo for labeling and learning (true) or stop (false).")
 
 
 class PredictionCreateApi(APIView):
     permission_classes = [AllowAny]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = UPLOAD_PARSERS
     throttle_scope = "uploads"
 
-    @extend_schema(request=PredictionInput, responses={201: PredictionOutput, 400: ERROR, 429: ERROR, 503: ERROR})
+    @extend_schema(
+        request=PredictionInput, responses={201: PredictionOutput, 400: ERROR, 413: ERROR, 429: ERROR, 503: ERROR}
+    )
     def post(self, request: Request) -> Response:
+        sent = validated(PredictionInput, request)
         try:
             prediction = services.prediction_create(
-                upload=request.FILES.get("image"),
+                upload=sent["image"],
                 user=request.user,
                 # Signed in, the account owns the upload; otherwise the session, whose cookie comes back with it.
                 session_key=viewer_session_key(request)
                 if request.user.is_authenticated
                 else owner_session_key(request),
+                consent=sent["consent"],
             )
         except InvalidImage as exc:
             return error(str(exc), status.HTTP_400_BAD_REQUEST)
@@ -77,7 +107,7 @@ NOT_FOUND = "No prediction has this id."
 
 
 class PredictionDetailApi(APIView):
-    """Only the uploader (account or session), annotators and admins see a prediction; others get 404."""
+    """Only the uploader (account or session), annotators (shared photos) and admins see a prediction; others 404."""
 
     permission_classes = [AllowAny]
 
@@ -90,9 +120,22 @@ class PredictionDetailApi(APIView):
             return error(NOT_FOUND, status.HTTP_404_NOT_FOUND)
         return Response(PredictionOutput(prediction, context={"request": request}).data)
 
-    @extend_schema(responses={204: None, 404: ERROR})
+    @extend_schema(request=ConsentInput, responses={200: PredictionOutput, 400: ERROR, 404: ERROR})
+    def patch(self, request: Request, prediction_id: str) -> Response:
+        """Give or withdraw consent (the uploader only); withdrawn from a learned photo, the live model forgets it."""
+        sent = validated(ConsentInput, request)
+        prediction = selectors.prediction_get_owned(
+            prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+        )
+        if prediction is None:
+            return error(NOT_FOUND, status.HTTP_404_NOT_FOUND)
+        prediction = services.prediction_consent_set(prediction=prediction, consent=sent["consent"])
+        return Response(PredictionOutput(prediction, context={"request": request}).data)
+
+    @extend_schema(request=None, responses={204: None, 400: ERROR, 404: ERROR})
     def delete(self, request: Request, prediction_id: str) -> Response:
         """Delete the image, its file, its embeddings and every label on it (the uploader or an admin)."""
+        validated(NoInput, request)
         prediction = selectors.prediction_get_deletable(
             prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
         )
@@ -108,6 +151,7 @@ class MeOutput(serializers.Serializer):
     roles = serializers.ListField(child=serializers.CharField())
     predictions = serializers.IntegerField()
     labels = serializers.IntegerField()
+    shared = serializers.IntegerField(help_text="photos of this person shared for labeling and learning")
 
 
 class DeletedOutput(serializers.Serializer):
@@ -131,6 +175,7 @@ class MeApi(APIView):
                     "roles": roles.roles_of(request.user),
                     "predictions": mine.predictions,
                     "labels": mine.labels,
+                    "shared": mine.shared,
                 }
             ).data
         )
@@ -145,12 +190,11 @@ class MyDataDeleteApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(request=DeleteInput, responses={200: DeletedOutput, 400: ERROR})
+    @extend_schema(request=DeleteInput, responses={200: DeletedOutput, 400: ERROR, 413: ERROR})
     def post(self, request: Request) -> Response:
-        options = DeleteInput(data=request.data)
-        options.is_valid(raise_exception=True)
+        options = validated(DeleteInput, request)
         session_key = viewer_session_key(request)
-        if options.validated_data["account"] and request.user.is_authenticated:
+        if options["account"] and request.user.is_authenticated:
             deleted = services.account_delete(user=request.user, session_key=session_key)
             logout(request._request)
             return Response({**DeletedOutput(deleted).data, "account": True})

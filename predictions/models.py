@@ -67,6 +67,9 @@ class Prediction(models.Model):
     face_box = models.JSONField(null=True, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    # The parent's choice: annotators may see the photo and the model may learn from it. Without it the
+    # photo is only predicted and shown to its uploader (read through selectors.predictions_usable_for_learning).
+    consent = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -41,11 +41,28 @@ def predictions_owned(*, user: AbstractBaseUser | AnonymousUser, session_key: st
     return Prediction.objects.filter(_owned(user=user, session_key=session_key))
 
 
+def predictions_usable_for_learning() -> QuerySet[Prediction]:
+    """The one read of consent: photos annotators may see and the model may learn from.
+
+    The labeling queue, replay, full retrains and any export read consent through this and nothing else;
+    a photo without it is only predicted and shown to its uploader.
+    """
+    return Prediction.objects.filter(consent=True)
+
+
+def prediction_get_for_learning(*, prediction_id: str) -> Prediction | None:
+    """A photo annotators may label; one its parent did not share reads exactly as one that does not exist."""
+    return _first(predictions_usable_for_learning(), prediction_id)
+
+
 def predictions_visible(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> QuerySet[Prediction]:
-    """What this person may see: their own uploads, or every upload for annotators and admins."""
-    if roles.sees_all_images(user):
+    """What this person may see: their own uploads; annotators also every photo shared for labeling; admins all."""
+    owned = predictions_owned(user=user, session_key=session_key)
+    if roles.is_admin(user):
         return Prediction.objects.all()
-    return predictions_owned(user=user, session_key=session_key)
+    if roles.sees_all_images(user):
+        return owned | predictions_usable_for_learning()
+    return owned
 
 
 def prediction_get_visible(
@@ -53,6 +70,13 @@ def prediction_get_visible(
 ) -> Prediction | None:
     """None for a prediction this person may not see, exactly as for one that does not exist."""
     return _first(predictions_visible(user=user, session_key=session_key), prediction_id)
+
+
+def prediction_get_owned(
+    *, prediction_id: str, user: AbstractBaseUser | AnonymousUser, session_key: str
+) -> Prediction | None:
+    """Only the uploader (account or session) decides about consent: not an annotator, not an admin."""
+    return _first(predictions_owned(user=user, session_key=session_key), prediction_id)
 
 
 def prediction_get_deletable(
@@ -81,10 +105,26 @@ def predictions_recent(
 
 
 def predictions_labeled_to_consensus() -> list[tuple[Prediction, str]]:
-    """Every image whose labels settled on one, with that label: what a full retrain learns from users."""
+    """Every shared image whose labels settled on one, with that label: what a full retrain learns from users."""
     # Through the reverse relation by name: predictions must not import the annotations app.
-    labels = dict(Prediction.objects.filter(annotations__status__in=COUNTED).values_list("pk", "annotations__label"))
-    return [(prediction, labels[prediction.pk]) for prediction in Prediction.objects.filter(pk__in=labels)]
+    usable = predictions_usable_for_learning()
+    labels = dict(usable.filter(annotations__status__in=COUNTED).values_list("pk", "annotations__label"))
+    return [(prediction, labels[prediction.pk]) for prediction in usable.filter(pk__in=labels)]
+
+
+def predictions_expired(*, now: datetime) -> QuerySet[Prediction]:
+    """Photos past retention: not shared for learning, never labeled, uploaded ``INFANTINO_RETENTION_DAYS`` ago."""
+    cutoff = now - timedelta(days=settings.INFANTINO_RETENTION_DAYS)
+    return Prediction.objects.exclude(pk__in=predictions_usable_for_learning().values("pk")).filter(
+        created__lt=cutoff, annotations__isnull=True
+    )
+
+
+def prediction_deletion_due(*, prediction: Prediction) -> datetime | None:
+    """When retention will delete this photo; None when it is kept (shared for learning, or labeled)."""
+    if predictions_usable_for_learning().filter(pk=prediction.pk).exists() or prediction.annotations.exists():
+        return None
+    return prediction.created + timedelta(days=settings.INFANTINO_RETENTION_DAYS)
 
 
 @dataclass(frozen=True)
@@ -126,10 +166,13 @@ def live_model_notice() -> tuple[ModelSummary | None, str]:
 class MyData:
     predictions: int
     labels: int
+    shared: int  # photos this person lets annotators see and the model learn from
 
 
 def my_data(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> MyData:
-    """How many photos this person (account or session) stored here, and how many labels they gave."""
+    """How many photos this person (account or session) stored here, how many they share, and their labels."""
     # Labels through the reverse relation by name: predictions does not import the annotations app.
     labels = user.annotations.count() if user.is_authenticated else 0  # type: ignore[union-attr]
-    return MyData(predictions=predictions_owned(user=user, session_key=session_key).count(), labels=labels)
+    owned = predictions_owned(user=user, session_key=session_key)
+    shared = owned.filter(pk__in=predictions_usable_for_learning().values("pk")).count()
+    return MyData(predictions=owned.count(), labels=labels, shared=shared)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from django.conf import settings
@@ -13,10 +14,12 @@ from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from infantino_site.api_errors import ServiceUnavailable
+from infantino_site.jobs import enqueue
 from predictions import ml, selectors
-from predictions.models import ImageEmbedding, Prediction, content_name
+from predictions.models import COUNTED, ImageEmbedding, Prediction, content_name
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +40,12 @@ def prediction_create(
     upload: UploadedFile | None,
     user: AbstractBaseUser | AnonymousUser | None = None,
     session_key: str = "",
+    consent: bool = False,
 ) -> Prediction:
-    """Validate, predict, then store the re-encoded image (no EXIF) and the row; all or nothing."""
+    """Validate, predict, then store the re-encoded image (no EXIF) and the row; all or nothing.
+
+    ``consent``: the parent lets annotators see the photo and the model learn from it (asked, default no).
+    """
     decoded = read_upload(upload)
     outcome = ml.backend().predict(decoded.image)
     result = outcome.prediction
@@ -53,6 +60,7 @@ def prediction_create(
         face_box=list(result.face_box) if result.face_box else None,
         uploaded_by=user if user is not None and user.is_authenticated else None,
         session_key=session_key,
+        consent=consent,
     )
     data = ml.encode_clean(decoded.image)
     name = prediction.image.field.generate_filename(prediction, content_name(data))
@@ -129,6 +137,7 @@ def predictions_delete(*, predictions: QuerySet[Prediction]) -> Deleted:
     with transaction.atomic():
         rows = list(predictions.values_list("pk", "image"))
         names = {name for _, name in rows if name}
+        _unlearn_on_commit(image_ids=_learned([pk for pk, _ in rows]), why="deleted")
         _, per_model = Prediction.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
         # Stored names may be derived from the content, so another prediction can share this file.
         still_used = set(Prediction.objects.filter(image__in=names).values_list("image", flat=True))
@@ -160,13 +169,54 @@ def user_data_delete(*, user: AbstractBaseUser | AnonymousUser, session_key: str
         labels = 0
         if user.is_authenticated:
             # Through the reverse relation by name: predictions must not import the annotations app.
-            labels, _ = user.annotations.all().delete()  # type: ignore[union-attr]
+            given = user.annotations.all()  # type: ignore[union-attr]
+            learned_from = {str(pk) for pk in given.filter(status__in=COUNTED).values_list("image_id", flat=True)}
+            _unlearn_on_commit(image_ids=sorted(learned_from), why="labels deleted")
+            labels, _ = given.delete()
     return Deleted(
         predictions=deleted.predictions,
         annotations=deleted.annotations + labels,
         embeddings=deleted.embeddings,
         files=deleted.files,
     )
+
+
+def predictions_expired_delete(*, now: datetime | None = None) -> Deleted:
+    """Retention: delete every photo nobody may learn from and nobody labeled, once it is old enough."""
+    deleted = predictions_delete(predictions=selectors.predictions_expired(now=now or timezone.now()))
+    if deleted.predictions:
+        logger.info("retention deleted %d photos shared with nobody", deleted.predictions)
+    return deleted
+
+
+def prediction_consent_set(*, prediction: Prediction, consent: bool) -> Prediction:
+    """The parent's choice, changed: withdrawn from a learned photo, the live model is refitted without it."""
+    withdrawn = prediction.consent and not consent
+    with transaction.atomic():
+        Prediction.objects.filter(pk=prediction.pk).update(consent=consent)
+        if withdrawn:
+            _unlearn_on_commit(image_ids=_learned([prediction.pk]), why="consent withdrawn")
+    prediction.consent = consent
+    return prediction
+
+
+def _learned(prediction_ids: list[object]) -> list[str]:
+    """Which of these photos some model version learned from (labels that settled them, held back or not)."""
+    # Through the reverse relation by name: predictions must not import the annotations app.
+    learned = Prediction.objects.filter(pk__in=prediction_ids, annotations__status__in=COUNTED)
+    return sorted({str(pk) for pk in learned.values_list("pk", flat=True)})
+
+
+def _unlearn_on_commit(*, image_ids: list[str], why: str) -> None:
+    """Once the change commits, the live head is refitted without these photos' labels (a job of the single writer).
+
+    By path: predictions must not import annotations. The reason names image ids only, never a person.
+    """
+    if not image_ids:
+        return
+    shown = ", ".join(image_ids[:5]) + (f" and {len(image_ids) - 5} more" if len(image_ids) > 5 else "")
+    reason = f"{why}: image{'s' if len(image_ids) > 1 else ''} {shown}"
+    transaction.on_commit(lambda: enqueue("annotations.tasks.unlearn", reason=reason))
 
 
 def uploads_claim(*, user: AbstractBaseUser, session_key: str) -> int:

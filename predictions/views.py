@@ -31,7 +31,10 @@ def upload(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 prediction = services.prediction_create(
-                    upload=request.FILES.get("image"), user=request.user, session_key=owner_session_key(request)
+                    upload=request.FILES.get("image"),
+                    user=request.user,
+                    session_key=owner_session_key(request),
+                    consent=request.POST.get("consent") == "yes",
                 )
             except InvalidImage as exc:
                 error, status = str(exc), 400
@@ -48,20 +51,23 @@ def upload(request: HttpRequest) -> HttpResponse:
             "live_model": live_model,
             "model_problem": model_problem,
             "history": selectors.predictions_recent(user=request.user, session_key=viewer_session_key(request)),
+            "retention_days": settings.INFANTINO_RETENTION_DAYS,
         },
         status=status,
     )
 
 
 def result(request: HttpRequest, prediction_id: str) -> HttpResponse:
+    session_key = viewer_session_key(request)
     prediction = selectors.prediction_get_visible(
-        prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+        prediction_id=prediction_id, user=request.user, session_key=session_key
     )
     if prediction is None:
         raise Http404("No prediction has this id.")
     deletable = selectors.prediction_get_deletable(
-        prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+        prediction_id=prediction_id, user=request.user, session_key=session_key
     )
+    owned = selectors.prediction_get_owned(prediction_id=prediction_id, user=request.user, session_key=session_key)
     return render(
         request,
         "predictions/result.html",
@@ -70,6 +76,8 @@ def result(request: HttpRequest, prediction_id: str) -> HttpResponse:
             "bars": _bars(prediction),
             "box": _box_percent(prediction),
             "can_delete": deletable is not None,
+            "is_owner": owned is not None,
+            "deletion_due": selectors.prediction_deletion_due(prediction=prediction),
         },
     )
 
@@ -136,8 +144,10 @@ def _box_percent(prediction: Prediction) -> dict[str, float] | None:
 
 @require_http_methods(["GET", "POST"])
 def my_data(request: HttpRequest) -> HttpResponse:
-    """What this person stored, and a confirmed button that deletes all of it."""
+    """What this person stored, each photo's consent (changeable), and a confirmed button that deletes all of it."""
     session_key = viewer_session_key(request)
+    if request.method == "POST" and request.POST.get("action") == "consent":
+        return _consent_change(request, session_key)
     if request.method == "POST":
         if request.POST.get("confirm") != "yes":
             messages.error(request, "Tick the box to confirm: nothing was deleted.")
@@ -161,5 +171,30 @@ def my_data(request: HttpRequest) -> HttpResponse:
         )
         return redirect("predictions:my-data")
     return render(
-        request, "predictions/my_data.html", {"mine": selectors.my_data(user=request.user, session_key=session_key)}
+        request,
+        "predictions/my_data.html",
+        {
+            "mine": selectors.my_data(user=request.user, session_key=session_key),
+            "photos": selectors.predictions_recent(user=request.user, session_key=session_key, limit=MY_DATA_PHOTOS),
+            "retention_days": settings.INFANTINO_RETENTION_DAYS,
+        },
     )
+
+
+MY_DATA_PHOTOS = 100  # the most recent photos listed with their consent on "My data"
+
+
+def _consent_change(request: HttpRequest, session_key: str) -> HttpResponse:
+    """One photo's consent, given or withdrawn by its uploader; someone else's photo reads as no photo at all."""
+    prediction = selectors.prediction_get_owned(
+        prediction_id=request.POST.get("prediction", ""), user=request.user, session_key=session_key
+    )
+    if prediction is None:
+        raise Http404("No prediction has this id.")
+    consent = request.POST.get("consent") == "yes"
+    services.prediction_consent_set(prediction=prediction, consent=consent)
+    if consent:
+        messages.success(request, "Thank you: annotators may now see this photo and the model may learn from it.")
+    else:
+        messages.success(request, "This photo is now yours alone: no annotator sees it and no model learns from it.")
+    return redirect("predictions:my-data")

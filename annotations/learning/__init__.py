@@ -4,5 +4,6 @@
 consensus → fit the label onto the live version (the backend) → move the live alias if the forgetting
 guard passed (``modelops``' alias service) → record what became of the labels. The rest keeps that
 safe: ``writer`` (the deployment-wide lock), ``lineage`` (what an interrupted run already made),
-``replay`` (embeddings and earlier labels), ``sweep`` (labels whose job was lost), ``undo``, ``warmup``.
+``replay`` (embeddings and earlier labels), ``sweep`` (labels whose job was lost), ``undo``, ``unlearn``
+(the head refitted without a deleted or no longer shared photo), ``warmup``.
 """

@@ -15,6 +15,7 @@ from annotations.models import Annotation
 from modelops.models import ModelChange
 from modelops.services import live_version_move, move_record
 from predictions import ml
+from predictions.selectors import prediction_get_for_learning
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ def learn_locked(annotation_id: int) -> str | None:
     annotation = Annotation.objects.select_related("image").filter(pk=annotation_id).first()
     if annotation is None or annotation.status != Annotation.Status.QUEUED:
         return None  # undone meanwhile, or already settled with its image
+    if prediction_get_for_learning(prediction_id=str(annotation.image_id)) is None:
+        return None  # its parent stopped sharing the photo: the label waits, unlearned, until they share it again
     if _joined_settled_image(annotation):
         return None
     votes = list(annotation.image.annotations.filter(status=Annotation.Status.QUEUED))

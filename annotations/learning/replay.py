@@ -8,6 +8,7 @@ from django.conf import settings
 from annotations.models import Annotation
 from predictions import ml
 from predictions.models import ImageEmbedding, Prediction
+from predictions.selectors import predictions_usable_for_learning
 from predictions.services import embedding_store
 
 
@@ -31,9 +32,10 @@ def image_embedding(image: Prediction, *, version: str, extractor_id: str) -> np
 
 
 def earlier_labels(*, extractor_id: str, exclude_image: Prediction | None) -> ml.Replay:
-    """Embeddings and labels of images learned before (one row per image), for replay."""
+    """Embeddings and labels of images learned before (one row per image) whose parents still consent, for replay."""
     rows = (
         Annotation.objects.filter(status__in=Annotation.COUNTED, image__embeddings__extractor_id=extractor_id)
+        .filter(image__in=predictions_usable_for_learning())
         .exclude(image=exclude_image)
         .values_list("image_id", "label", "image__embeddings__vector")
     )

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from annotations.models import Annotation
 from infantino_site.jobs import enqueue
+from predictions.selectors import predictions_usable_for_learning
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def requeue_waiting_labels(*, older_than: float | None = None) -> int:
     seconds = settings.INFANTINO_RELEARN_AFTER_SECONDS if older_than is None else older_than
     cutoff = timezone.now() - timedelta(seconds=seconds)
     waiting = (
-        Annotation.objects.filter(status=Annotation.Status.QUEUED)
+        Annotation.objects.filter(status=Annotation.Status.QUEUED, image__in=predictions_usable_for_learning())
         .values("image_id")
         .annotate(votes=Count("id"), first=Min("id"), oldest=Min("created"))
         .filter(votes__gte=settings.INFANTINO_LABELS_PER_IMAGE, oldest__lte=cutoff)

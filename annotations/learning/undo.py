@@ -6,6 +6,7 @@ import logging
 
 from annotations.learning.lineage import live_line
 from annotations.learning.online import learn_locked
+from annotations.learning.unlearn import unlearn_locked
 from annotations.learning.writer import single_writer
 from annotations.models import Annotation
 from modelops.models import ModelChange
@@ -27,6 +28,9 @@ def undo_version(*, version: str, parent: str) -> str | None:
         if version not in line:
             return None  # undone already (a re-run); labels it left waiting are learned by their jobs or the sweep
         after = line[: line.index(version)]  # versions built on the undone one, newest first
+        if any(ml.backend().version_info(made).tags.get("kind") == "unlearn" for made in after):
+            # Going back past a refit would bring back the photos it forgot: refit again, without this label too.
+            return unlearn_locked(reason=f"version {version} was undone after photos were forgotten")
         relearn = list(Annotation.objects.filter(model_version__in=[version, *after]).order_by("created", "id"))
         # Waiting before the alias moves: a worker that dies in between leaves labels to learn again, never
         # labels recorded in versions that are no longer live.

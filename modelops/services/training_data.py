@@ -1,4 +1,4 @@
-"""The image folder a retrain learns from: the infant dataset plus every image users labeled to consensus."""
+"""The image folder a retrain learns from: the infant dataset plus every shared image users labeled to consensus."""
 
 from __future__ import annotations
 

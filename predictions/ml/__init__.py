@@ -47,6 +47,7 @@ __all__ = [
     "ModelUnavailable",
     "Outcome",
     "ProgressEvent",
+    "Replay",
     "Served",
     "TrainingCancelled",
     "UnknownVersion",
@@ -106,7 +107,8 @@ class Served(Protocol):
 
 @dataclass(frozen=True)
 class Learned:
-    """A version made online from one image's label; ``accepted`` says whether the forgetting guard let it go live."""
+    """A version made online (from one image's label, or refitted without deleted ones); ``accepted`` says
+    whether the forgetting guard let it go live."""
 
     version: str
     parent: str
@@ -173,6 +175,7 @@ class Backend(Protocol):
     def serve(self, version: str) -> None: ...
     def set_live(self, version: str, *, by: str) -> None: ...
     def learn(self, label: LabelToLearn, *, parent: str) -> Learned: ...
+    def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned: ...
     def retrain_verdict(self, *, candidate: str, live: str | None) -> GuardVerdict: ...
     def train(self, run: TrainingRun) -> Trained: ...
     def bootstrap(

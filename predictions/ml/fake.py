@@ -30,13 +30,16 @@ from predictions.ml import (
     Outcome,
     Progress,
     ProgressEvent,
+    Replay,
     Trained,
     TrainingRun,
     UnknownVersion,
 )
+from predictions.ml.unlearning import UNLEARN_GUARD
 
 EXTRACTOR_ID = "fake-extractor"
 DIMENSIONS = 64
+ONLINE_KINDS = ("online", "unlearn")  # versions made from the live line, not by an offline training
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,19 @@ class FakeBackend:
         return Learned(
             version=version, parent=parent, accepted=not self.hold_back, guard=guard, extractor_id=EXTRACTOR_ID
         )
+
+    def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned:
+        """The anchor's scores (the last version not made online) plus one per remaining label: nothing else."""
+        anchor = parent
+        while (info := self.version_info(anchor)).tags["kind"] in ONLINE_KINDS and info.parent:
+            anchor = info.parent
+        version = self.add_version(kind="unlearn", parent=parent)
+        scores = self.scores[anchor].copy()
+        for index in [] if replay.y is None else replay.y:
+            scores[int(index)] += 1.0
+        self.scores[version] = scores
+        self.versions_made[version].tags.update({"reason": reason, "guard_anchor": anchor})
+        return Learned(version=version, parent=parent, accepted=True, guard=UNLEARN_GUARD, extractor_id=EXTRACTOR_ID)
 
     def retrain_verdict(self, *, candidate: str, live: str | None) -> GuardVerdict:
         if live is None:

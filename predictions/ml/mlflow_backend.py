@@ -24,6 +24,7 @@ from predictions.ml import (
     ModelUnavailable,
     Outcome,
     Progress,
+    Replay,
     Trained,
     TrainingRun,
     UnknownVersion,
@@ -31,6 +32,7 @@ from predictions.ml import (
 )
 from predictions.ml import training as training_runs
 from predictions.ml.live import LiveModel
+from predictions.ml.unlearning import UNLEARN_GUARD, refit_head
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +170,32 @@ class MLflowBackend:
             extractor_id=model.extractor_id,
         )
 
+    def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned:
+        """``parent``'s head refitted from its offline anchor with only ``replay``'s labels; registered, never live."""
+        model = self._model(parent)
+        registry = self.registry()
+        anchor, baseline = self._baseline(parent, model)
+        reference = registry.load_reference(model.extractor_id)
+        head = refit_head(self._model(anchor).head, reference=reference, replay=replay, seed=int(parent))
+        version = registry.register(
+            head=head,
+            extractor_id=model.extractor_id,
+            kind="unlearn",
+            parent=parent,
+            temperature=model.temperature,
+            abstain_threshold=model.abstain_threshold,
+            metrics={
+                **learner.evaluate(head, reference, temperature=model.temperature),
+                **{f"baseline_{key}": value for key, value in baseline.items()},
+            },
+            params={"labels": 0 if replay.y is None else len(replay.y), "anchor": anchor},
+            tags={"reason": reason[:500], "guard": UNLEARN_GUARD, "guard_anchor": anchor},
+        )
+        self.live.stage(model.with_head(head, version=version))
+        return Learned(
+            version=version, parent=parent, accepted=True, guard=UNLEARN_GUARD, extractor_id=model.extractor_id
+        )
+
     def warm_up(self) -> None:
         """Import MLflow's model-logging stack and load the live head and its reference data before the first label."""
         learner.warm_up()
@@ -194,7 +222,7 @@ class MLflowBackend:
                 return self._baselines[key]
         registry = self.registry()
         info = registry.version_info(version)
-        if info.tags.get("kind") == "online" and info.tags.get("guard_anchor"):
+        if info.tags.get("kind") in ("online", "unlearn") and info.tags.get("guard_anchor"):
             prefix = "baseline_"
             found = (
                 info.tags["guard_anchor"],

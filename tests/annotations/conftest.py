@@ -41,12 +41,17 @@ def client_for(user) -> APIClient:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def make_images(live_model):  # type: ignore[no-untyped-def]
-    """``make_images(n)`` uploads n generated photos through the predict service; returns their ids."""
+    """``make_images(n)`` uploads n generated photos through the predict service, their parents consenting
+    (``consent=False``: parents who keep them to themselves); returns their ids."""
     from predictions.services import prediction_create
 
-    def make(n: int, *, first_seed: int = 0) -> list[str]:
+    def make(n: int, *, first_seed: int = 0, consent: bool = True) -> list[str]:
         return [
-            str(prediction_create(upload=SimpleUploadedFile(f"{i}.jpg", jpeg_bytes(size=64, seed=i))).pk)
+            str(
+                prediction_create(
+                    upload=SimpleUploadedFile(f"{i}.jpg", jpeg_bytes(size=64, seed=i)), consent=consent
+                ).pk
+            )
             for i in range(first_seed, first_seed + n)
         ]
 

@@ -39,6 +39,7 @@ class LabelingApp:
             f"{self.url}/api/predictions/",
             timeout=60,
             files={"image": (f"{seed}.jpg", jpeg_bytes(size=64, seed=seed), "image/jpeg")},
+            data={"consent": "true"},  # a parent who lets the annotators label it
         )
         response.raise_for_status()
         return response.json()["id"]

@@ -17,11 +17,14 @@ def test_an_admin_starts_a_tiny_retrain_watches_it_finish_and_sees_the_new_versi
     page.click("#start-retrain")
 
     # The page is rendered once; everything after comes over the websocket.
-    page.wait_for_function("document.getElementById('job-percent').textContent !== '0%'", timeout=60_000)
-    page.wait_for_function("document.getElementById('job-status').textContent === 'succeeded'", timeout=120_000)
+    # Predicates are functions: Playwright re-evaluates a bare expression with eval(), which the page's CSP refuses.
+    page.wait_for_function("() => document.getElementById('job-percent').textContent !== '0%'", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('job-status').textContent === 'succeeded'", timeout=120_000)
     assert page.locator("#job-percent").inner_text() == "100%"
     assert page.locator("#job-bar").get_attribute("style") == "width: 100%;"
-    page.wait_for_function(f"document.querySelectorAll('#versions tbody tr[data-version]').length > {versions_before}")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#versions tbody tr[data-version]').length > {versions_before}"
+    )
     newest = page.locator("#versions tbody tr[data-version]").first
     assert "retrain" in newest.inner_text()
     page.screenshot(path=str(artifacts_dir / "dashboard-after-retrain.png"), full_page=True)

@@ -25,7 +25,7 @@ def test_an_annotator_labels_three_images_with_the_keyboard_and_sees_the_version
     page.evaluate("window.__sameDocument = true")
     version = page.locator("[data-testid=live-version]")
     assert version.inner_text() == app.base_version
-    page.wait_for_function("document.getElementById('queue-guess').textContent !== '…'")
+    page.wait_for_function("() => document.getElementById('queue-guess').textContent !== '…'")
 
     seen = [version.inner_text()]
     images = []

@@ -73,6 +73,7 @@ def test_a_label_given_while_mlflow_is_down_waits_and_is_learned_when_mlflow_is_
         upload = user(runner).post(
             f"{url}/api/predictions/",
             files={"image": ("baby.jpg", jpeg_bytes(size=64, seed=len(runner)), "image/jpeg")},
+            data={"consent": "true"},  # shared for labeling
             timeout=60,
         )
         assert upload.status_code == 201, upload.text

@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from botocore.config import Config
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection
 from rest_framework.test import APIClient
@@ -32,12 +31,9 @@ def s3_storage(settings, endpoint: str) -> None:  # type: ignore[no-untyped-def]
                 "bucket_name": BUCKET,
                 "endpoint_url": endpoint,
                 **KEYS,
-                "default_acl": "private",
-                "querystring_auth": True,
-                "file_overwrite": False,
-                "client_config": Config(
-                    signature_version="s3v4", connect_timeout=1, read_timeout=2, retries={"max_attempts": 2}
-                ),
+                "connect_timeout": 1,
+                "read_timeout": 2,
+                "max_attempts": 2,
             },
         },
     }

@@ -63,6 +63,7 @@ class Stack:
         upload = session.post(
             f"{self.url}/api/predictions/",
             files={"image": (f"{seed}.jpg", jpeg_bytes(size=64, seed=seed), "image/jpeg")},
+            data={"consent": "true"},  # shared for labeling
             timeout=60,
         )
         assert upload.status_code == 201, upload.text
@@ -225,7 +226,7 @@ def test_the_sweep_learns_a_label_whose_job_was_lost_and_leaves_a_recent_one_to_
     from predictions.services import prediction_create
 
     settings.INFANTINO_JOB_RUNNER = "inline"
-    image = prediction_create(upload=SimpleUploadedFile("lost.jpg", jpeg_bytes(size=64, seed=21)))
+    image = prediction_create(upload=SimpleUploadedFile("lost.jpg", jpeg_bytes(size=64, seed=21)), consent=True)
     # Stored, but its job died with its worker: nothing will run it.
     lost = Annotation.objects.create(image=image, label="happy", annotator=django_user_model.objects.create_user("x"))
 

@@ -47,6 +47,7 @@ def predict(url: str, seed: int) -> dict:
     response = session().post(
         f"{url}/api/predictions/",
         files={"image": (f"{seed}.jpg", jpeg_bytes(size=64, seed=seed), "image/jpeg")},
+        data={"consent": "true"},  # shared for labeling: the first test labels it
         timeout=60,
     )
     assert response.status_code == 201, response.text

@@ -21,9 +21,9 @@ def test_a_retrain_learns_from_the_dataset_and_from_every_image_users_labeled(
 ):
     dataset = data_folders(image_folder(tmp_path / "data" / "infant", per_label=4).parent).infant_dir
     user = django_user_model.objects.create_user("labeler", password="a-long-password")
-    photo = prediction_create(upload=SimpleUploadedFile("b.jpg", jpeg_bytes(seed=9)))
+    photo = prediction_create(upload=SimpleUploadedFile("b.jpg", jpeg_bytes(seed=9)), consent=True)
     Annotation.objects.create(image=photo, label="surprise", annotator=user, status=Annotation.Status.LEARNED)
-    ignored = prediction_create(upload=SimpleUploadedFile("c.jpg", jpeg_bytes(seed=10)))
+    ignored = prediction_create(upload=SimpleUploadedFile("c.jpg", jpeg_bytes(seed=10)), consent=True)
     Annotation.objects.create(image=ignored, label="sad", annotator=user, status=Annotation.Status.QUEUED)
 
     folder = training_folder_build(

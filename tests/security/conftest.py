@@ -51,9 +51,12 @@ def signed_in(user) -> APIClient:  # type: ignore[no-untyped-def]
     return client
 
 
-def upload(client: APIClient, seed: int = 0) -> dict:
+def upload(client: APIClient, seed: int = 0, *, consent: bool = True) -> dict:
+    """A parent's upload, shared for labeling unless ``consent=False``."""
     response = client.post(
-        "/api/predictions/", {"image": SimpleUploadedFile("b.jpg", jpeg_bytes(size=64, seed=seed))}, format="multipart"
+        "/api/predictions/",
+        {"image": SimpleUploadedFile("b.jpg", jpeg_bytes(size=64, seed=seed)), "consent": consent},
+        format="multipart",
     )
     assert response.status_code == 201, response.content
     return response.json()

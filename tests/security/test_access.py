@@ -202,7 +202,9 @@ def test_in_production_a_presigned_url_is_handed_out_only_after_the_access_check
                 "secret_key": "s",
                 "region_name": "us-east-1",
                 "querystring_expire": 300,
-                "signature_version": "s3v4",
+                "connect_timeout": 1,
+                "read_timeout": 2,
+                "max_attempts": 1,
             },
         },
     }

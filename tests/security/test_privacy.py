@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from botocore.config import Config
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
@@ -167,7 +166,9 @@ def test_with_the_image_store_down_a_delete_is_a_503_and_deletes_nothing(setting
                 "access_key": "k",
                 "secret_key": "s",
                 "region_name": "us-east-1",
-                "client_config": Config(connect_timeout=1, retries={"max_attempts": 1}),
+                "connect_timeout": 1,
+                "read_timeout": 2,
+                "max_attempts": 1,
             },
         },
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -66,3 +68,14 @@ async def test_retrain_progress_is_open_to_staff_from_the_site(admin):
     communicator, connected, _ = await connect("/ws/training/", SAME_ORIGIN, await session_cookie(admin))
     assert connected
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize("path", ["/ws/nothing/", "/ws/models/extra/", "/", "/api/predictions/"])
+async def test_a_socket_to_an_unknown_path_is_refused_without_an_error_in_the_log(path, caplog):
+    caplog.set_level(logging.INFO)
+
+    communicator, connected, code = await connect(path, SAME_ORIGIN)
+
+    assert not connected and code == 4404
+    await communicator.wait(timeout=5)  # the application finished cleanly, with no exception to re-raise
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
