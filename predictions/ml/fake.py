@@ -20,6 +20,7 @@ from mlcore.labels import LABELS
 from mlcore.model import Prediction
 from mlcore.registry import LIVE_ALIAS, VersionInfo
 from mlcore.uncertainty import normalised_entropy
+from mlcore.unlearning import UNLEARN_GUARD
 from predictions.ml import (
     Embedded,
     GuardVerdict,
@@ -35,7 +36,6 @@ from predictions.ml import (
     TrainingRun,
     UnknownVersion,
 )
-from predictions.ml.unlearning import UNLEARN_GUARD
 
 EXTRACTOR_ID = "fake-extractor"
 DIMENSIONS = 64

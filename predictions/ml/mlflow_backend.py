@@ -15,6 +15,7 @@ from mlcore import learner
 from mlcore.model import ExpressionModel
 from mlcore.mtcnn import fetch_weights, weights_present
 from mlcore.registry import ArtifactRefused, NoModel, Registry, RegistryUnavailable, VersionInfo, registry_for
+from mlcore.unlearning import UNLEARN_GUARD, refit_head
 from predictions.ml import (
     Embedded,
     GuardVerdict,
@@ -32,7 +33,6 @@ from predictions.ml import (
 )
 from predictions.ml import training as training_runs
 from predictions.ml.live import LiveModel
-from predictions.ml.unlearning import UNLEARN_GUARD, refit_head
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,9 @@ class MLflowBackend:
         registry = self.registry()
         anchor, baseline = self._baseline(parent, model)
         reference = registry.load_reference(model.extractor_id)
-        head = refit_head(self._model(anchor).head, reference=reference, replay=replay, seed=int(parent))
+        head = refit_head(
+            self._model(anchor).head, reference=reference, labels_x=replay.x, labels_y=replay.y, seed=int(parent)
+        )
         version = registry.register(
             head=head,
             extractor_id=model.extractor_id,

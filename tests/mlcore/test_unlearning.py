@@ -6,8 +6,7 @@ import numpy as np
 
 from mlcore.online import fit_head, head_probabilities, new_head
 from mlcore.reference import ReferenceData
-from predictions.ml import Replay
-from predictions.ml.unlearning import refit_head
+from mlcore.unlearning import refit_head
 
 
 def separable(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,8 +36,8 @@ def test_with_reference_data_the_head_is_fitted_anew_whatever_the_live_line_lear
     # A head that learned a "deleted" label over and over: the refit must not start from it.
     spoiled = fit_head(new_head(seed=0), ref.replay_x, np.full(len(ref.replay_y), 3), epochs=2)
 
-    refitted = refit_head(anchor, reference=ref, replay=Replay(), seed=5)
-    again = refit_head(spoiled, reference=ref, replay=Replay(), seed=5)
+    refitted = refit_head(anchor, reference=ref, labels_x=None, labels_y=None, seed=5)
+    again = refit_head(spoiled, reference=ref, labels_x=None, labels_y=None, seed=5)
 
     predicted = head_probabilities(refitted, ref.val_x["infant"]).argmax(axis=1)
     assert (predicted == ref.val_y["infant"]).mean() > 0.9
@@ -52,8 +51,8 @@ def test_without_reference_data_the_anchor_head_is_tuned_on_the_remaining_labels
     x, y = separable(3, seed=2)
     anchor = fit_head(new_head(seed=0), x, y, epochs=2)
 
-    untouched = refit_head(anchor, reference=None, replay=Replay(), seed=0)
-    tuned = refit_head(anchor, reference=None, replay=Replay(x=x[:3], y=y[:3]), seed=0)
+    untouched = refit_head(anchor, reference=None, labels_x=None, labels_y=None, seed=0)
+    tuned = refit_head(anchor, reference=None, labels_x=x[:3], labels_y=y[:3], seed=0)
 
     assert untouched is not anchor
     assert np.allclose(head_probabilities(untouched, x), head_probabilities(anchor, x))

@@ -18,7 +18,6 @@ from sklearn.neural_network import MLPClassifier
 from mlcore.learner import LOSS_CURVE_KEPT
 from mlcore.online import fit_head
 from mlcore.reference import ReferenceData
-from predictions.ml import Replay
 
 UNLEARN_GUARD = "not judged: a version that forgets deleted photos goes live regardless"
 REFIT_EPOCHS = 40  # as many as a bootstrapped head gets; the reference pool is its training rows
@@ -28,16 +27,21 @@ TUNE_EPOCHS = 4  # passes over the remaining labels when there is no reference p
 
 
 def refit_head(
-    anchor_head: MLPClassifier, *, reference: ReferenceData | None, replay: Replay, seed: int
+    anchor_head: MLPClassifier,
+    *,
+    reference: ReferenceData | None,
+    labels_x: np.ndarray | None,
+    labels_y: np.ndarray | None,
+    seed: int,
 ) -> MLPClassifier:
-    """A head that learned no user label but those in ``replay``.
+    """A head that learned no user label but ``labels_x``/``labels_y`` (the labels still usable).
 
     With reference data (every bootstrapped or trained extractor has it): a fresh head of the anchor's shape,
     fitted on the reference replay pool plus the remaining labels. Without it: a copy of the anchor's own head
     (an offline version, which no online label reached), tuned on the remaining labels.
     """
     pool = [(reference.replay_x, reference.replay_y)] if reference is not None and len(reference.replay_y) else []
-    labels = [(replay.x, replay.y)] if replay.x is not None and replay.y is not None and len(replay.y) else []
+    labels = [(labels_x, labels_y)] if labels_x is not None and labels_y is not None and len(labels_y) else []
     if pool:
         x, y = _stacked(pool + labels)
         epochs = max(1, min(REFIT_EPOCHS, REFIT_BATCHES // math.ceil(len(y) / BATCH_SIZE)))
