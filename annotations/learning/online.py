@@ -64,7 +64,7 @@ def _learn(annotation: Annotation, *, votes: list[Annotation], label: str, paren
     started = time.monotonic()
     image = annotation.image
     agreeing = tuple(vote.pk for vote in votes if vote.label == label)
-    extractor_id = ml.backend().version_info(parent).tags["extractor_id"]
+    extractor_id = ml.backend().extractor_id(parent)
     learned = ml.backend().learn(
         ml.LabelToLearn(
             image_id=image.pk,

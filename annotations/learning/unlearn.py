@@ -32,7 +32,7 @@ def unlearn_locked(*, reason: str) -> str | None:
     parent = ml.backend().live_version()
     if parent is None:
         return None  # no model is live: none carries anything
-    extractor_id = ml.backend().version_info(parent).tags["extractor_id"]
+    extractor_id = ml.backend().extractor_id(parent)
     remaining = replay.earlier_labels(extractor_id=extractor_id, exclude_image=None)
     refitted = ml.backend().refit(parent=parent, replay=remaining, reason=reason)
     live_version_move(version=refitted.version, action=ModelChange.Action.UNLEARN, by="unlearn", reason=reason)

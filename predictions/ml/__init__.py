@@ -1,7 +1,7 @@
 """The one door from Django to ``mlcore``: what the apps may ask of the model, and who answers.
 
 ``backend()`` is this process's model backend, the class named by ``INFANTINO_ML_BACKEND``: the
-MLflow-backed one (``predictions.ml.mlflow.MLflowBackend``) in every profile, or the in-memory fake
+MLflow-backed one (``predictions.ml.mlflow_backend.MLflowBackend``) in every profile, or the in-memory fake
 (``predictions.ml.fake.FakeBackend``) that tests can use instead. Nothing outside this package imports
 ``mlcore``; the few pure helpers Django needs (image decoding, the label list) are re-exported here.
 """
@@ -168,6 +168,7 @@ class Backend(Protocol):
     def predict(self, image: Image.Image) -> Outcome: ...
     def embed(self, image: Image.Image, *, version: str) -> Embedded: ...
     def served(self) -> Served: ...
+    def extractor_id(self, version: str) -> str: ...
     def live_version(self) -> str | None: ...
     def version_info(self, version: str) -> VersionInfo: ...
     def versions(self) -> list[VersionInfo]: ...
@@ -193,6 +194,9 @@ _backend_lock = threading.Lock()
 def backend() -> Backend:
     """This process's backend, built on first use from ``INFANTINO_ML_BACKEND``."""
     global _backend
+    found = _backend  # every request asks: no lock once it is built
+    if found is not None:
+        return found
     with _backend_lock:
         if _backend is None:
             _backend = import_string(settings.INFANTINO_ML_BACKEND)()

@@ -111,6 +111,9 @@ class FakeBackend:
             self.serving = self.live
         return FakeServed(version=self.serving, extractor_id=EXTRACTOR_ID, scores=self.scores[self.serving])
 
+    def extractor_id(self, version: str) -> str:
+        return self.version_info(version).tags["extractor_id"]
+
     def serve(self, version: str) -> None:
         self.version_info(version)
         if version in self.refused:

@@ -37,6 +37,7 @@ from predictions.ml.live import LiveModel
 logger = logging.getLogger(__name__)
 
 REGISTRY_DOWN = "The model registry cannot be reached right now; try again shortly."
+BASELINES_KEPT = 8  # guard baselines of the newest versions learned onto
 
 
 class MLflowBackend:
@@ -69,6 +70,11 @@ class MLflowBackend:
 
     def served(self) -> ExpressionModel:
         return self.live.current()
+
+    def extractor_id(self, version: str) -> str:
+        """The extractor ``version`` embeds with; from memory when this process holds that version."""
+        model = self._in_memory(version)
+        return model.extractor_id if model is not None else self.version_info(version).tags["extractor_id"]
 
     def serve(self, version: str) -> None:
         """Load ``version``, checked, and serve it in this process; the model served stays when it cannot be."""
@@ -162,6 +168,7 @@ class MLflowBackend:
             },
         )
         self.live.stage(model.with_head(result.head, version=version))
+        self._remember_baseline(version, anchor, baseline)
         return Learned(
             version=version,
             parent=parent,
@@ -194,6 +201,7 @@ class MLflowBackend:
             tags={"reason": reason[:500], "guard": UNLEARN_GUARD, "guard_anchor": anchor},
         )
         self.live.stage(model.with_head(head, version=version))
+        self._remember_baseline(version, anchor, baseline)
         return Learned(
             version=version, parent=parent, accepted=True, guard=UNLEARN_GUARD, extractor_id=model.extractor_id
         )
@@ -206,11 +214,18 @@ class MLflowBackend:
             model = self._model(live)
             self._baseline(live, model)
 
-    def _model(self, version: str) -> ExpressionModel:
-        """``version`` as a model: the one served or just learned when it is that version, else loaded (checked)."""
+    def _in_memory(self, version: str) -> ExpressionModel | None:
+        """The model served or just learned in this process, when it is ``version``."""
         for model in (self.live.serving, self.live.staged):
             if model is not None and model.version == version:
                 return model
+        return None
+
+    def _model(self, version: str) -> ExpressionModel:
+        """``version`` as a model: from memory when this process holds it, else loaded (checked)."""
+        model = self._in_memory(version)
+        if model is not None:
+            return model
         try:
             return self.registry().load(version)
         except NoModel:
@@ -218,24 +233,28 @@ class MLflowBackend:
 
     def _baseline(self, version: str, model: ExpressionModel) -> tuple[str, dict[str, float]]:
         """The offline-trained version the guard compares with, and its scores on the reference data."""
-        key = (settings.INFANTINO_MODEL_NAME, version)
         with self._lock:
-            if key in self._baselines:
-                return self._baselines[key]
+            known = self._baselines.get((settings.INFANTINO_MODEL_NAME, version))
+        if known is not None:
+            return known
         registry = self.registry()
         info = registry.version_info(version)
         if info.tags.get("kind") in ("online", "unlearn") and info.tags.get("guard_anchor"):
-            prefix = "baseline_"
-            found = (
-                info.tags["guard_anchor"],
-                {key.removeprefix(prefix): value for key, value in info.metrics.items() if key.startswith(prefix)},
-            )
+            anchor, prefix = info.tags["guard_anchor"], "baseline_"
+            baseline = {name.removeprefix(prefix): v for name, v in info.metrics.items() if name.startswith(prefix)}
         else:
+            anchor = version
             reference = registry.load_reference(model.extractor_id)
-            found = version, learner.evaluate(model.head, reference, temperature=model.temperature)
+            baseline = learner.evaluate(model.head, reference, temperature=model.temperature)
+        self._remember_baseline(version, anchor, baseline)
+        return anchor, baseline
+
+    def _remember_baseline(self, version: str, anchor: str, baseline: dict[str, float]) -> None:
+        """Kept for the versions the next labels learn onto: the newest few, so the next label reads no registry."""
         with self._lock:
-            self._baselines[key] = found
-        return found
+            self._baselines[(settings.INFANTINO_MODEL_NAME, version)] = (anchor, baseline)
+            while len(self._baselines) > BASELINES_KEPT:
+                self._baselines.pop(next(iter(self._baselines)))
 
     # ---- full training ------------------------------------------------------------------------------------
     def retrain_verdict(self, *, candidate: str, live: str | None) -> GuardVerdict:

@@ -14,13 +14,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff(client, django_user_model):  # type: ignore[no-untyped-def]
-    user = django_user_model.objects.create_user("admin", password="a-long-password", is_staff=True)
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def second_version(fake_backend) -> str:  # type: ignore[no-untyped-def]
     return fake_backend.add_version(parent=fake_backend.live_version(), label="happy", infant_accuracy=0.6)
 

@@ -13,13 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff(client, django_user_model):  # type: ignore[no-untyped-def]
-    user = django_user_model.objects.create_user("admin", password="a-long-password", is_staff=True)
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def tiny_data(settings, tmp_path):  # type: ignore[no-untyped-def]
     root = tmp_path / "data"
     image_folder(root / "infant", per_label=4)
