@@ -16,11 +16,12 @@ from annotations.learning.warmup import request_warm_up
 from annotations.models import Annotation
 from annotations.selectors import QueueItem
 from infantino_site.api_errors import ERROR, error
-from infantino_site.api_inputs import PARSERS, UPLOAD_PARSERS, ChoiceField, NoInput, validated
-from predictions.api import NO_IMAGE, PredictionOutput
+from infantino_site.api_inputs import UPLOAD_PARSERS, ChoiceField, NoInput, validated
+from predictions.api import PredictionOutput
 from predictions.ml import InvalidImage, ModelUnavailable
 from predictions.models import Expression
 from predictions.selectors import prediction_image_url
+from predictions.services import NO_IMAGE
 
 
 class AnnotationOutput(serializers.ModelSerializer):
@@ -55,8 +56,7 @@ def refused(exc: services.AnnotationError) -> Response:
 
 class AnnotationCreateApi(APIView):
     permission_classes = [IsAnnotator]
-    throttle_scope = "labels"
-    parser_classes = PARSERS
+    throttle_scope = "labels"  # JSON, form or multipart: the default parsers (settings.REST_FRAMEWORK)
 
     @extend_schema(
         request=AnnotationInput, responses={201: AnnotationOutput, 400: ERROR, 404: ERROR, 409: ERROR, 413: ERROR}

@@ -50,8 +50,7 @@ class FormParser(parsers.FormParser):
         return super().parse(_within_limit(stream), media_type, parser_context)
 
 
-# What every API view accepts unless it says otherwise (``REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]``).
-PARSERS = [JSONParser, FormParser, parsers.MultiPartParser]
+# Uploads take files only; every other view has the default parsers (``REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]``).
 UPLOAD_PARSERS = [parsers.MultiPartParser, FormParser]
 
 

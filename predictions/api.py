@@ -57,13 +57,10 @@ class PredictionOutput(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
 
 
-NO_IMAGE = "No image was sent: attach the photo as the form field 'image'."
-
-
 class PredictionInput(serializers.Serializer):
     image = serializers.FileField(
         help_text="A photo: JPEG, PNG or WebP (decided by its content, not its name).",
-        error_messages={"required": NO_IMAGE, "null": NO_IMAGE},
+        error_messages={"required": services.NO_IMAGE, "null": services.NO_IMAGE},
     )
     consent = serializers.BooleanField(
         default=False,

@@ -23,11 +23,13 @@ from predictions.models import COUNTED, ImageEmbedding, Prediction, content_name
 
 logger = logging.getLogger(__name__)
 
+NO_IMAGE = "No image was sent: attach the photo as the form field 'image'."
+
 
 def read_upload(upload: UploadedFile | None) -> ml.DecodedImage:
     """Read and fully decode an uploaded file; raises ``InvalidImage`` with a reason for a person."""
     if upload is None:
-        raise ml.InvalidImage("No image was sent: attach the photo as the form field 'image'.")
+        raise ml.InvalidImage(NO_IMAGE)
     limit = settings.INFANTINO_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
         raise ml.InvalidImage(f"The file is larger than {limit // (1024 * 1024)} MB.")
