@@ -1,4 +1,4 @@
-"""The three roles: uploader (anyone), annotator (the ``annotator`` group), admin (staff)."""
+"""The roles: uploader (anyone), annotator and adjudicator (groups of those names), admin (staff)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ ANNOTATOR_GROUP = "annotator"
 # What the annotator group grants; labeling is allowed to whoever holds the first.
 ANNOTATOR_PERMISSIONS = ("add_annotation", "view_annotation", "delete_annotation")
 LABEL_PERMISSION = "annotations.add_annotation"
+ADJUDICATOR_GROUP = "adjudicator"
+ADJUDICATE_PERMISSION = "annotations.add_adjudication"
 
 
 def is_admin(user: Any) -> bool:
@@ -21,6 +23,13 @@ def is_annotator(user: Any) -> bool:
     return user.is_staff or user.has_perm(LABEL_PERMISSION)
 
 
+def is_adjudicator(user: Any) -> bool:
+    """May settle an image the annotators disagree on: staff, or the ``adjudicator`` group."""
+    if not is_annotator(user):
+        return False
+    return user.is_staff or user.has_perm(ADJUDICATE_PERMISSION)
+
+
 def sees_all_images(user: Any) -> bool:
     """Annotators see others' images because labeling needs them; admins see everything."""
     return is_annotator(user)
@@ -30,6 +39,8 @@ def roles_of(user: Any) -> list[str]:
     roles = ["uploader"]
     if is_annotator(user):
         roles.append("annotator")
+    if is_adjudicator(user):
+        roles.append("adjudicator")
     if is_admin(user):
         roles.append("admin")
     return roles

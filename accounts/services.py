@@ -1,10 +1,10 @@
-"""Writes for accounts: the annotator role."""
+"""Writes for accounts: the annotator and adjudicator roles."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 
-from accounts.roles import ANNOTATOR_GROUP, ANNOTATOR_PERMISSIONS
+from accounts.roles import ADJUDICATE_PERMISSION, ADJUDICATOR_GROUP, ANNOTATOR_GROUP, ANNOTATOR_PERMISSIONS
 
 
 def annotator_group_ensure() -> Group:
@@ -18,5 +18,18 @@ def annotator_group_ensure() -> Group:
 
 def annotator_grant(*, user: AbstractBaseUser) -> None:
     user.groups.add(annotator_group_ensure())  # type: ignore[attr-defined]
+    _forget_permissions(user)
+
+
+def adjudicator_grant(*, user: AbstractBaseUser) -> None:
+    """An annotator who may also settle conflicts (the data migration makes the group; a flushed database has not)."""
+    group, _ = Group.objects.get_or_create(name=ADJUDICATOR_GROUP)
+    app_label, codename = ADJUDICATE_PERMISSION.split(".")
+    group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+    user.groups.add(annotator_group_ensure(), group)  # type: ignore[attr-defined]
+    _forget_permissions(user)
+
+
+def _forget_permissions(user: AbstractBaseUser) -> None:
     for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(cache, None)

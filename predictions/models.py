@@ -38,6 +38,13 @@ class LabelStatus(models.TextChoices):
 COUNTED = (LabelStatus.LEARNED, LabelStatus.HELD_BACK)  # labels that settled their image: learned from
 
 
+class Unusable(models.TextChoices):
+    """Why an annotator took a shared photo out of labeling and training."""
+
+    NO_FACE = "no_face", "No usable face"
+    NOT_INFANT = "not_infant", "Not an infant"
+
+
 CONTENT_NAME = re.compile(r"[0-9a-f]{64}\.jpg")
 
 
@@ -70,6 +77,11 @@ class Prediction(models.Model):
     # The parent's choice: annotators may see the photo and the model may learn from it. Without it the
     # photo is only predicted and shown to its uploader (read through selectors.predictions_usable_for_learning).
     consent = models.BooleanField(default=False)
+    # Set by an annotator: the photo leaves the queue and training but stays counted (and exported).
+    unusable = models.CharField(max_length=16, choices=Unusable.choices, blank=True, default="")
+    unusable_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -77,6 +89,9 @@ class Prediction(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(uncertainty__gte=0) & Q(uncertainty__lte=1), name="prediction_uncertainty_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(unusable="") | Q(unusable__in=Unusable.values), name="prediction_unusable_is_known"
             ),
         ]
 

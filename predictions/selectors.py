@@ -41,13 +41,17 @@ def predictions_owned(*, user: AbstractBaseUser | AnonymousUser, session_key: st
     return Prediction.objects.filter(_owned(user=user, session_key=session_key))
 
 
-def predictions_usable_for_learning() -> QuerySet[Prediction]:
-    """The one read of consent: photos annotators may see and the model may learn from.
+def predictions_shared() -> QuerySet[Prediction]:
+    """The one read of consent: photos their parents shared, which annotators may see and export.
 
-    The labeling queue, replay, full retrains and any export read consent through this and nothing else;
-    a photo without it is only predicted and shown to its uploader.
+    A photo without consent is only predicted and shown to its uploader.
     """
     return Prediction.objects.filter(consent=True)
+
+
+def predictions_usable_for_learning() -> QuerySet[Prediction]:
+    """Shared photos an annotator has not marked unusable: the labeling queue, replay and full retrains read this."""
+    return predictions_shared().filter(unusable="")
 
 
 def prediction_get_for_learning(*, prediction_id: str) -> Prediction | None:
@@ -61,7 +65,7 @@ def predictions_visible(*, user: AbstractBaseUser | AnonymousUser, session_key: 
     if roles.is_admin(user):
         return Prediction.objects.all()
     if roles.sees_all_images(user):
-        return owned | predictions_usable_for_learning()
+        return owned | predictions_shared()
     return owned
 
 
@@ -115,14 +119,14 @@ def predictions_labeled_to_consensus() -> list[tuple[Prediction, str]]:
 def predictions_expired(*, now: datetime) -> QuerySet[Prediction]:
     """Photos past retention: not shared for learning, never labeled, uploaded ``INFANTINO_RETENTION_DAYS`` ago."""
     cutoff = now - timedelta(days=settings.INFANTINO_RETENTION_DAYS)
-    return Prediction.objects.exclude(pk__in=predictions_usable_for_learning().values("pk")).filter(
+    return Prediction.objects.exclude(pk__in=predictions_shared().values("pk")).filter(
         created__lt=cutoff, annotations__isnull=True
     )
 
 
 def prediction_deletion_due(*, prediction: Prediction) -> datetime | None:
     """When retention will delete this photo; None when it is kept (shared for learning, or labeled)."""
-    if predictions_usable_for_learning().filter(pk=prediction.pk).exists() or prediction.annotations.exists():
+    if predictions_shared().filter(pk=prediction.pk).exists() or prediction.annotations.exists():
         return None
     return prediction.created + timedelta(days=settings.INFANTINO_RETENTION_DAYS)
 
@@ -174,5 +178,5 @@ def my_data(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> MyDa
     # Labels through the reverse relation by name: predictions does not import the annotations app.
     labels = user.annotations.count() if user.is_authenticated else 0  # type: ignore[union-attr]
     owned = predictions_owned(user=user, session_key=session_key)
-    shared = owned.filter(pk__in=predictions_usable_for_learning().values("pk")).count()
+    shared = owned.filter(pk__in=predictions_shared().values("pk")).count()
     return MyData(predictions=owned.count(), labels=labels, shared=shared)

@@ -1,4 +1,4 @@
-"""Three roles: anyone uploads, the annotator group labels, staff administer; an inactive account has none."""
+"""The roles: anyone uploads, the annotator group labels, adjudicators settle, staff administer; an inactive account has none."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from accounts.roles import roles_of, sees_all_images
-from accounts.services import annotator_grant
+from accounts.services import adjudicator_grant, annotator_grant
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +27,16 @@ def test_joining_the_annotator_group_grants_labeling(django_user_model):
     assert sees_all_images(nurse)
 
 
+def test_joining_the_adjudicator_group_grants_labeling_and_settling(django_user_model):
+    lead_nurse = django_user_model.objects.create_user("lead-nurse")
+    adjudicator_grant(user=lead_nurse)
+
+    assert roles_of(lead_nurse) == ["uploader", "annotator", "adjudicator"]
+
+
 def test_staff_administer_and_label(django_user_model):
-    assert roles_of(django_user_model.objects.create_user("lead", is_staff=True)) == ["uploader", "annotator", "admin"]
+    lead = django_user_model.objects.create_user("lead", is_staff=True)
+    assert roles_of(lead) == ["uploader", "annotator", "adjudicator", "admin"]
 
 
 def test_a_deactivated_account_keeps_no_role_but_uploader(django_user_model):

@@ -171,7 +171,7 @@ def test_the_me_endpoint_names_the_roles(annotator, admin, owner):
     assert APIClient().get("/api/me/").json()["roles"] == ["uploader"]
     assert signed_in(owner).get("/api/me/").json()["roles"] == ["uploader"]
     assert signed_in(annotator).get("/api/me/").json()["roles"] == ["uploader", "annotator"]
-    assert signed_in(admin).get("/api/me/").json()["roles"] == ["uploader", "annotator", "admin"]
+    assert signed_in(admin).get("/api/me/").json()["roles"] == ["uploader", "annotator", "adjudicator", "admin"]
 
 
 def test_a_person_creates_an_account_and_is_signed_in(client, django_user_model):
