@@ -1,4 +1,4 @@
-"""The roles: anyone uploads, the annotator group labels, adjudicators settle, staff administer; an inactive account has none."""
+"""Roles: anyone uploads, annotators label, adjudicators settle, staff administer; an inactive account has none."""
 
 from __future__ import annotations
 
