@@ -1,8 +1,9 @@
-"""Writes for accounts: the annotator and adjudicator roles."""
+"""Writes for accounts: the annotator and adjudicator roles, and API tokens."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from rest_framework.authtoken.models import Token
 
 from accounts.roles import ADJUDICATE_PERMISSION, ADJUDICATOR_GROUP, ANNOTATOR_GROUP, ANNOTATOR_PERMISSIONS
 
@@ -33,3 +34,15 @@ def adjudicator_grant(*, user: AbstractBaseUser) -> None:
 def _forget_permissions(user: AbstractBaseUser) -> None:
     for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(cache, None)
+
+
+def token_issue(*, user: AbstractBaseUser) -> str:
+    """The key of ``user``'s API token, made on first request; the same key until it is revoked."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+def token_revoke(*, user: AbstractBaseUser) -> bool:
+    """Delete ``user``'s API token: every script holding it is refused from now on. False when there was none."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return bool(deleted)

@@ -1,4 +1,4 @@
-"""REST API for labels, the labeling queue and agreement."""
+"""REST API for labels, the labeling queue and agreement (skips, progress, blind mode: ``api_labeling``)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,17 @@ class AnnotationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "status", "model_version", "image", "label", "annotator", "created", "parent_version"]
+        fields = [
+            "id",
+            "status",
+            "model_version",
+            "image",
+            "label",
+            "annotator",
+            "created",
+            "parent_version",
+            "seconds",
+        ]
 
     def get_model_version(self, annotation: Annotation) -> str | None:
         return annotation.model_version or None
@@ -40,6 +50,13 @@ class AnnotationInput(serializers.Serializer):
     # Blank is let through so that an empty or unknown id reads the same: 404, no image has this id.
     image = serializers.CharField(help_text="The id of the image (a prediction id).", max_length=64, allow_blank=True)
     label = ChoiceField(choices=Expression.values)
+    seconds = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=3600,
+        help_text="Seconds from the photo shown to the label, as the page measured them (optional).",
+    )
 
 
 class LabeledImageInput(serializers.Serializer):
@@ -65,7 +82,9 @@ class AnnotationCreateApi(APIView):
         sent = validated(AnnotationInput, request)
         request_warm_up()
         try:
-            annotation = services.annotation_create(image_id=sent["image"], label=sent["label"], annotator=request.user)
+            annotation = services.annotation_create(
+                image_id=sent["image"], label=sent["label"], annotator=request.user, seconds=sent.get("seconds")
+            )
         except services.AnnotationError as exc:
             return refused(exc)
         return Response(AnnotationOutput(annotation).data, status=status.HTTP_201_CREATED)
@@ -131,9 +150,10 @@ class QueueItemOutput(serializers.Serializer):
     width = serializers.IntegerField(source="image.width")
     height = serializers.IntegerField(source="image.height")
     face_box = serializers.JSONField(source="image.face_box")
-    guess = serializers.CharField()
-    probabilities = serializers.DictField(child=serializers.FloatField())
-    uncertainty = serializers.FloatField()
+    # null in blind mode: the server never sends the model's view to a person labeling blind
+    guess = serializers.CharField(allow_null=True)
+    probabilities = serializers.DictField(child=serializers.FloatField(), allow_null=True)
+    uncertainty = serializers.FloatField(allow_null=True)
     model_version = serializers.CharField()
     labels = LabelOutput(many=True)
     agreement = serializers.FloatField(allow_null=True)
@@ -150,7 +170,9 @@ class QueueApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("n", int, description="how many images (1–50, default 10)"),
-            OpenApiParameter("exclude", str, description="comma-separated image ids to skip"),
+            OpenApiParameter(
+                "exclude", str, description="comma-separated image ids to leave out (older pages; skips are stored)"
+            ),
         ],
         responses={200: QueueItemOutput(many=True), 400: ERROR},
     )

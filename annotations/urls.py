@@ -6,4 +6,6 @@ app_name = "annotations"
 
 urlpatterns = [
     path("label/", views.queue, name="queue"),
+    path("label/conflicts/", views.conflicts, name="conflicts"),
+    path("label/annotators/", views.annotators, name="annotators"),
 ]

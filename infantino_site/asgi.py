@@ -6,6 +6,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from infantino_site.env import load_env_file
+
+load_env_file()  # .env in the repository root (or INFANTINO_ENV_FILE); the real environment wins
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infantino_site.settings")
 django_asgi_app = get_asgi_application()
 

@@ -17,8 +17,10 @@ def comes_from_a_browser(request: Request) -> bool:
     return any(header in request.META for header in BROWSER_HEADERS)
 
 
-def sends_basic_credentials(request: Request) -> bool:
-    return request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("basic ")
+def sends_credentials(request: Request) -> bool:
+    """HTTP Basic or an API token: a header the client sets itself, which no other site can make a browser send."""
+    scheme = request.META.get("HTTP_AUTHORIZATION", "").split(" ", 1)[0].lower()
+    return scheme in {"basic", "token"}
 
 
 class CsrfSessionAuthentication(SessionAuthentication):
@@ -27,12 +29,12 @@ class CsrfSessionAuthentication(SessionAuthentication):
     DRF checks the token only for a signed-in session, but an anonymous session owns photos too
     (``accounts.sessions``): a browser write without the token could delete them, or plant a photo in a
     visitor's session. A client that is no browser rides on no ambient credential (its cookie jar is its
-    own), so ``curl -b jar`` and Basic-auth clients need no token.
+    own), so ``curl -b jar``, Basic-auth and API-token clients need no CSRF token.
     """
 
     def authenticate(self, request: Request) -> tuple[Any, None] | None:
         signed_in = super().authenticate(request)  # checks the token itself for a signed-in session
-        if signed_in is None and comes_from_a_browser(request) and not sends_basic_credentials(request):
+        if signed_in is None and comes_from_a_browser(request) and not sends_credentials(request):
             self.enforce_csrf(request)  # writes only: Django's check passes GET, HEAD, OPTIONS and TRACE
         return signed_in
 

@@ -15,7 +15,9 @@ from celery.signals import worker_ready
 from django.conf import settings
 
 from infantino_site import jobs
+from infantino_site.env import env_int, load_env_file
 
+load_env_file()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infantino_site.settings")
 
 app = Celery("infantino")
@@ -27,6 +29,9 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
+    # Redis hands a job taken by a worker that vanished to another after this long: it must outlast the longest job
+    # (a full retrain) and the longest retry delay, or a running job would be handed out twice.
+    broker_transport_options={"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200)},
     beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
 )
 

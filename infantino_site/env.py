@@ -1,9 +1,11 @@
-"""Typed, strict reading of environment variables for settings."""
+"""Typed, strict reading of environment variables for settings, and of the ``.env`` file that may set them."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -96,3 +98,65 @@ def env_rate(name: str, default: str) -> str | None:
     if not count.isdigit() or int(count) < 1 or period not in _RATE_PERIODS:
         raise ImproperlyConfigured(f"{name} must be a rate like 20/min (per s, min, hour or day) or off, not {value!r}")
     return f"{int(count)}/{period}"
+
+
+# ---- the .env file -------------------------------------------------------------------------------------------
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+
+
+def load_env_file(path: Path | None = None) -> dict[str, str]:
+    """Set the variables a ``.env`` file names that the environment does not already hold; returns those set.
+
+    The file is ``INFANTINO_ENV_FILE`` (which must exist; ``/dev/null`` reads none) or ``.env`` in the repository
+    root, when there is one.
+    """
+    named = os.environ.get("INFANTINO_ENV_FILE")
+    path = path or (Path(named) if named else REPO_ROOT / ".env")
+    if not path.exists():
+        if named:
+            raise ImproperlyConfigured(f"INFANTINO_ENV_FILE names {named!r}, which does not exist")
+        return {}
+    found = env_file_read(path)
+    added = {name: value for name, value in found.items() if name not in os.environ}  # the real environment wins
+    os.environ.update(added)
+    return added
+
+
+def env_file_read(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines (``export`` allowed), ``#`` comments, values bare, 'single-' or "double-quoted"."""
+    found = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, rest = line.removeprefix("export ").partition("=")
+        name = name.strip()
+        if not equals or not _KEY.fullmatch(name):
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value")
+        try:
+            found[name] = _value(rest.strip())
+        except ValueError as problem:
+            raise ImproperlyConfigured(f"{path}, line {number} ({name}): {problem}") from None
+    return found
+
+
+def _value(text: str) -> str:
+    if not text or text[0] not in "\"'":
+        return re.split(r"\s+#", text, maxsplit=1)[0].rstrip()  # a bare value ends where a comment starts
+    quote, value, escaped = text[0], [], False
+    for index, char in enumerate(text[1:], start=1):
+        if escaped:
+            value.append(_ESCAPES.get(char, "\\" + char))
+            escaped = False
+        elif char == "\\" and quote == '"':
+            escaped = True
+        elif char == quote:
+            after = text[index + 1 :].strip()
+            if after and not after.startswith("#"):
+                raise ValueError("only a comment may follow the closing quote")
+            return "".join(value)
+        else:
+            value.append(char)
+    raise ValueError(f"the value opens a {quote} quote and does not close it")

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",  # tokens for scripts: POST /api/token/ (accounts.api)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here: /api/docs/ works offline and under the CSP
     "channels",
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "infantino_site.health.HealthCheckMiddleware",  # /healthz and /readyz, before the host check and the redirect
     "django.middleware.security.SecurityMiddleware",
     "infantino_site.csp.ContentSecurityPolicyMiddleware",  # on every response: no inline script or style
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -165,10 +167,6 @@ if INFANTINO_JOB_RUNNER not in {"thread", "celery", "inline"}:
     raise ImproperlyConfigured(f"INFANTINO_JOB_RUNNER must be thread, celery or inline, not {INFANTINO_JOB_RUNNER!r}")
 if INFANTINO_JOB_RUNNER == "celery" and not CELERY_BROKER_URL:
     raise ImproperlyConfigured("INFANTINO_JOB_RUNNER=celery needs REDIS_URL for the broker")
-# Which job goes to which queue and when, and how Celery acknowledges them, is in infantino_site/jobs.py
-# and celery.py. Redis redelivers a job taken by a worker that vanished after this long; it must outlast the longest job
-# (a full retrain) and the longest retry delay, or a running job would be handed out twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200)}
 # A job that fails (MLflow or S3 unreachable, say) runs again after 2, 4, 8 … s, at most this many times;
 # a label still queued after that is queued again by the sweep below, so it waits instead of vanishing.
 INFANTINO_JOB_MAX_RETRIES = env_int("INFANTINO_JOB_MAX_RETRIES", 12)
@@ -235,6 +233,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "infantino_site.authentication.CsrfSessionAuthentication",  # CSRF for every browser write, even anonymous
         "accounts.authentication.ThrottledBasicAuthentication",  # HTTP Basic, refused unchecked while locked
+        "rest_framework.authentication.TokenAuthentication",  # "Authorization: Token …" (no CSRF: no cookie)
     ],
     "DEFAULT_THROTTLE_CLASSES": [
         "infantino_site.throttling.AnonThrottle",

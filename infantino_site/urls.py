@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 # Uploaded photos have no open /media/ route: they are served by predictions:image after an access check.
+# /healthz and /readyz are answered by infantino_site.health's middleware, ahead of every route.
 urlpatterns = [
     path("", include("predictions.urls")),
     path("api/", include("predictions.api_urls")),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("", include("annotations.urls")),
     path("api/", include("annotations.api_urls")),
     path("", include("accounts.urls")),
+    path("api/", include("accounts.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Its script comes from /api/docs/?script rather than inline, so the page keeps the strict CSP (infantino_site.csp).
     path(

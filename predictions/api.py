@@ -7,6 +7,7 @@ from datetime import datetime
 from django.contrib.auth import logout
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -73,10 +74,28 @@ class ConsentInput(serializers.Serializer):
     consent = serializers.BooleanField(help_text="Share the photo for labeling and learning (true) or stop (false).")
 
 
-class PredictionCreateApi(APIView):
+class PredictionPages(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class PredictionListCreateApi(APIView):
     permission_classes = [AllowAny]
     parser_classes = UPLOAD_PARSERS
-    throttle_scope = "uploads"
+    pagination_class = PredictionPages
+
+    @property
+    def throttle_scope(self) -> str | None:
+        return "uploads" if self.request.method == "POST" else None  # reading the list spends no uploads
+
+    @extend_schema(responses={200: PredictionOutput(many=True), 404: ERROR})
+    def get(self, request: Request) -> Response:
+        """This account's (or, anonymous, this browser session's) predictions, newest first, a page at a time."""
+        mine = selectors.predictions_owned(user=request.user, session_key=viewer_session_key(request))
+        pages = self.pagination_class()
+        page = pages.paginate_queryset(mine.order_by("-created", "-pk"), request, view=self)
+        return pages.get_paginated_response(PredictionOutput(page, many=True, context={"request": request}).data)
 
     @extend_schema(
         request=PredictionInput, responses={201: PredictionOutput, 400: ERROR, 413: ERROR, 429: ERROR, 503: ERROR}

@@ -6,3 +6,4 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("INFANTINO_WARM_START", "false")  # servers started by tests turn it on themselves
 os.environ.setdefault("INFANTINO_THROTTLE", "false")  # tests/security/test_throttling.py turns it on
 os.environ.setdefault("INFANTINO_HTTPS", "false")  # production-profile servers in tests speak plain http on loopback
+os.environ.setdefault("INFANTINO_ENV_FILE", os.devnull)  # a developer's .env never reaches the tests' processes

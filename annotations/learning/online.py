@@ -1,4 +1,4 @@
-"""One label in, at most one new version out: lock → consensus → fit → move the alias → record."""
+"""One label in, at most one new version out: lock → consensus (or adjudication) → fit → move the alias → record."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import transaction
 from annotations.agreement import consensus
 from annotations.learning import lineage, replay
 from annotations.learning.writer import LabelWaits, single_writer
-from annotations.models import Annotation
+from annotations.models import Adjudication, Annotation
 from modelops.models import ModelChange
 from modelops.services import live_version_move, move_record
 from predictions import ml
@@ -36,16 +36,27 @@ def learn_locked(annotation_id: int) -> str | None:
     if _joined_settled_image(annotation):
         return None
     votes = list(annotation.image.annotations.filter(status=Annotation.Status.QUEUED))
-    label = consensus([vote.label for vote in votes], needed=settings.INFANTINO_LABELS_PER_IMAGE)
+    label = _decided(annotation.image_id, votes)
     if label is None:
         return None  # waits for more annotators
     parent = ml.backend().live_version()
     if parent is None:
         raise LabelWaits(f"annotation {annotation_id} waits: no live model to learn onto, or MLflow is unreachable")
-    made_before = lineage.made_before(annotation, live=parent)
+    # Whichever vote's job runs, the first agreeing vote stands for the image: its noted version is what
+    # tells a re-run that the image was learned already.
+    anchor = next(vote for vote in votes if vote.label == label)
+    made_before = lineage.made_before(anchor, live=parent)
     if made_before is not None:
         return _record_interrupted(made_before, votes=votes)
-    return _learn(annotation, votes=votes, label=label, parent=parent)
+    return _learn(anchor, votes=votes, label=label, parent=parent)
+
+
+def _decided(image_id: object, votes: list[Annotation]) -> str | None:
+    """An adjudicator's decision settles the image at once; without one, a majority once enough people labeled."""
+    adjudicated = Adjudication.objects.filter(image_id=image_id).values_list("label", flat=True).first()
+    if adjudicated is not None:
+        return adjudicated if any(vote.label == adjudicated for vote in votes) else None
+    return consensus([vote.label for vote in votes], needed=settings.INFANTINO_LABELS_PER_IMAGE)
 
 
 def _joined_settled_image(annotation: Annotation) -> bool:

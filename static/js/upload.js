@@ -1,11 +1,14 @@
-// Drag-and-drop onto the drop zone fills the file input and submits the form.
+// Drag-and-drop onto the drop zone fills the file input (one photo, several, or a .zip) and submits the form.
 (function () {
   const zone = document.getElementById("drop-zone");
   const input = document.getElementById("image-input");
   const form = document.getElementById("upload-form");
   if (!zone || !input || !form) return;
   const label = zone.querySelector(".big");
-  const show = () => { if (input.files.length) label.textContent = input.files[0].name; };
+  const show = () => {
+    if (input.files.length === 1) label.textContent = input.files[0].name;
+    else if (input.files.length > 1) label.textContent = `${input.files.length} files`;
+  };
   input.addEventListener("change", show);
   ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
     event.preventDefault();

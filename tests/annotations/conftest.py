@@ -56,3 +56,31 @@ def make_images(live_model):  # type: ignore[no-untyped-def]
         ]
 
     return make
+
+
+@pytest.fixture
+def shared_photos(fake_backend):  # type: ignore[no-untyped-def]
+    """``shared_photos(n)`` uploads n generated photos their parents share, predicted by the in-memory backend."""
+    from predictions.services import prediction_create
+
+    def make(n: int, *, first_seed: int = 0) -> list[str]:
+        return [
+            str(prediction_create(upload=SimpleUploadedFile(f"{i}.jpg", jpeg_bytes(size=64, seed=i)), consent=True).pk)
+            for i in range(first_seed, first_seed + n)
+        ]
+
+    return make
+
+
+@pytest.fixture
+def make_adjudicator(django_user_model):  # type: ignore[no-untyped-def]
+    """A user in the adjudicator group (which also labels)."""
+
+    def make(name: str = "judy"):  # type: ignore[no-untyped-def]
+        from accounts.services import adjudicator_grant
+
+        user = django_user_model.objects.create_user(username=name, password="labels-are-fun-42")
+        adjudicator_grant(user=user)
+        return user
+
+    return make

@@ -21,6 +21,7 @@ class LabelingApp:
     url: str
     var_dir: Path
     base_version: str
+    env: dict[str, str]
 
     def registry(self):  # type: ignore[no-untyped-def]
         from mlcore.registry import Registry
@@ -32,6 +33,20 @@ class LabelingApp:
     def annotator(self) -> requests.Session:
         session = requests.Session()
         session.auth = (ANNOTATOR, PASSWORD)
+        return session
+
+    def user(self, name: str, *, staff: bool = False, adjudicator: bool = False) -> requests.Session:
+        """Another account (annotator; staff or adjudicator too if asked), with the password ``PASSWORD``."""
+        grant = "adjudicator_grant" if adjudicator else "annotator_grant"
+        manage(
+            self.env,
+            "shell",
+            "-c",
+            f"from django.contrib.auth import get_user_model; from accounts.services import {grant}; "
+            f"{grant}(user=get_user_model().objects.create_user({name!r}, password={PASSWORD!r}, is_staff={staff}))",
+        )
+        session = requests.Session()
+        session.auth = (name, PASSWORD)
         return session
 
     def upload(self, seed: int) -> str:
@@ -56,8 +71,8 @@ class LabelingApp:
 
 
 @contextmanager
-def labeling_app(var_dir: Path) -> Iterator[LabelingApp]:
-    env = app_env(var_dir, INFANTINO_WARM_START="true", INFANTINO_JOB_RUNNER="thread")
+def labeling_app(var_dir: Path, **extra_env: str) -> Iterator[LabelingApp]:
+    env = app_env(var_dir, INFANTINO_WARM_START="true", INFANTINO_JOB_RUNNER="thread", **extra_env)
     version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
     with app_server(env, var_dir / "server.log") as url:
         manage(
@@ -67,4 +82,4 @@ def labeling_app(var_dir: Path) -> Iterator[LabelingApp]:
             "from django.contrib.auth import get_user_model; from accounts.services import annotator_grant; "
             f"annotator_grant(user=get_user_model().objects.create_user({ANNOTATOR!r}, password={PASSWORD!r}))",
         )
-        yield LabelingApp(url=url, var_dir=var_dir, base_version=version)
+        yield LabelingApp(url=url, var_dir=var_dir, base_version=version, env=env)

@@ -181,7 +181,7 @@ def test_the_queue_puts_uncertain_images_first_and_leaves_out_labeled_ones(setti
 
 
 def test_the_queue_keeps_near_duplicates_apart():
-    from annotations.selectors import _diverse_order
+    from annotations.selectors.queue import _diverse_order
 
     rng = np.random.default_rng(0)
     twin = rng.normal(size=64)

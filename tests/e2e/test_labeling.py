@@ -50,3 +50,51 @@ def test_an_annotator_labels_three_images_with_the_keyboard_and_sees_the_version
     )
     assert version.inner_text() == seen[-2]
     assert page.locator("#queue-frame").get_attribute("data-image-id") == images[-1]
+
+
+def sign_in_to_label(page, app) -> None:  # type: ignore[no-untyped-def]
+    page.goto(app.url + "/label/")
+    page.fill("input[name=username]", ANNOTATOR)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/label/")
+    page.wait_for_function("() => document.getElementById('queue-frame').dataset.imageId")
+
+
+def shown(page) -> str:  # type: ignore[no-untyped-def]
+    return page.locator("#queue-frame").get_attribute("data-image-id")
+
+
+def test_progress_moves_a_skip_survives_a_reload_and_the_f_key_marks_no_usable_face(app, page):
+    sign_in_to_label(page, app)
+    bar = page.locator("[role=progressbar]")
+    total, done = int(bar.get_attribute("aria-valuemax")), int(bar.get_attribute("aria-valuenow"))
+    mine = int(page.locator("[data-testid=my-count]").inner_text())
+
+    skipped = shown(page)
+    page.keyboard.press("s")
+    page.wait_for_function("(id) => document.getElementById('queue-frame').dataset.imageId !== id", arg=skipped)
+    assert page.locator("[data-testid=skipped-count]").inner_text() == "1"
+    page.reload()
+    page.wait_for_function("() => document.getElementById('queue-frame').dataset.imageId")
+    assert shown(page) != skipped  # kept on the server, not in the page
+    assert page.locator("[data-testid=skipped-count]").inner_text() == "1"
+
+    marked = shown(page)
+    page.keyboard.press("f")
+    page.wait_for_function("() => document.getElementById('progress-unusable').textContent === '1'")
+    assert int(bar.get_attribute("aria-valuemax")) == total - 1
+    queued = [item["id"] for item in app.annotator().get(f"{app.url}/api/queue/?n=50", timeout=30).json()]
+    assert marked not in queued
+
+    page.keyboard.press("4")  # happy: one label decides an image here, so the project's progress moves
+    page.wait_for_function(
+        "(before) => Number(document.querySelector('[role=progressbar]').getAttribute('aria-valuenow')) > before",
+        arg=done,
+    )
+    assert int(page.locator("[data-testid=my-count]").inner_text()) == mine + 1
+    assert bar.get_attribute("aria-valuetext") == f"{done + 1} of {total - 1} photos labeled"
+
+    page.click("#skips-clear")
+    page.wait_for_function("(id) => document.getElementById('queue-frame').dataset.imageId === id", arg=skipped)
+    assert page.locator("[data-testid=skipped-count]").inner_text() == "0"
