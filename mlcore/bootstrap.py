@@ -22,7 +22,7 @@ from mlcore.extractor import Extractor, ExtractorConfig, build_extractor
 from mlcore.faces import FaceDetector, crop_face, make_detector
 from mlcore.imageio import open_image_file
 from mlcore.labels import NUM_CLASSES
-from mlcore.metrics import accuracy, macro_f1
+from mlcore.metrics import accuracy, expected_calibration_error, macro_f1, reliability_bins, reliability_metrics
 from mlcore.online import fit_head, head_probabilities, new_head
 from mlcore.preprocess import batch
 from mlcore.progress import ProgressCallback, ProgressEvent, no_progress
@@ -89,10 +89,13 @@ def bootstrap(
     metrics: dict[str, float] = {}
     for domain in domains:
         idx = rows.val_of(domain.name)
-        predicted = head_probabilities(head, embeddings[idx]).argmax(axis=1)
+        probabilities = head_probabilities(head, embeddings[idx])
+        predicted = probabilities.argmax(axis=1)
         metrics[f"{domain.name}_accuracy"] = accuracy(y[idx], predicted)
         metrics[f"{domain.name}_macro_f1"] = macro_f1(y[idx], predicted)
+        metrics[f"{domain.name}_ece"] = expected_calibration_error(probabilities, y[idx])
         metrics[f"{domain.name}_n_val"] = float(len(idx))
+        metrics.update(reliability_metrics(reliability_bins(probabilities, y[idx]), domain.name))
     reference = ReferenceData(
         val_x={d.name: embeddings[rows.val_of(d.name)] for d in domains},
         val_y={d.name: y[rows.val_of(d.name)] for d in domains},

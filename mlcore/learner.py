@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.neural_network import MLPClassifier
 
 from mlcore.labels import NUM_CLASSES
-from mlcore.metrics import accuracy, macro_f1
+from mlcore.metrics import accuracy, expected_calibration_error, macro_f1, reliability_bins, reliability_metrics
 from mlcore.online import CLASSES, SKOPS_TRUSTED_TYPES, head_probabilities, load_head
 from mlcore.reference import ReferenceData
 
@@ -54,7 +54,7 @@ class UpdateResult:
 
 
 def evaluate(head: MLPClassifier, reference: ReferenceData | None, *, temperature: float = 1.0) -> dict[str, float]:
-    """Accuracy and macro-F1 on each domain's validation set (empty without reference data)."""
+    """Accuracy, macro-F1, ECE and reliability bins on each domain's validation set (empty without reference data)."""
     if reference is None:
         return {}
     metrics: dict[str, float] = {}
@@ -62,9 +62,12 @@ def evaluate(head: MLPClassifier, reference: ReferenceData | None, *, temperatur
         x, y = reference.val_x[domain], reference.val_y[domain]
         if not len(y):
             continue
-        predicted = head_probabilities(head, x, temperature=temperature).argmax(axis=1)
+        probabilities = head_probabilities(head, x, temperature=temperature)
+        predicted = probabilities.argmax(axis=1)
         metrics[f"{domain}_accuracy"] = accuracy(y, predicted)
         metrics[f"{domain}_macro_f1"] = macro_f1(y, predicted)
+        metrics[f"{domain}_ece"] = expected_calibration_error(probabilities, y)
+        metrics.update(reliability_metrics(reliability_bins(probabilities, y), domain))
     return metrics
 
 

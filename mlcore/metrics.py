@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import f1_score
 
 from mlcore.labels import LABELS, NUM_CLASSES
 
@@ -17,6 +16,8 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     if not len(y_true):
         return 0.0
+    from sklearn.metrics import f1_score  # here: Django reads reliability bins from this module without sklearn
+
     return float(f1_score(y_true, y_pred, labels=list(range(NUM_CLASSES)), average="macro", zero_division=0))
 
 
@@ -34,20 +35,91 @@ def per_class_recall(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]
     return {label: float(matrix[i, i] / support[i]) if support[i] else float("nan") for i, label in enumerate(LABELS)}
 
 
-def expected_calibration_error(probabilities: np.ndarray, y_true: np.ndarray, *, bins: int = 10) -> float:
+RELIABILITY_BINS = 10
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """One equal-width confidence bin: how many answers fell in it, how confident and how right they were."""
+
+    lower: float
+    upper: float
+    count: int
+    confidence: float | None  # mean top probability; None for an empty bin
+    accuracy: float | None
+
+
+def reliability_bins(
+    probabilities: np.ndarray, y_true: np.ndarray, *, bins: int = RELIABILITY_BINS
+) -> list[ReliabilityBin]:
+    """Answers grouped by confidence (the top probability) into ``bins`` equal-width bins, with each bin's accuracy."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    confidence = probabilities.max(axis=1) if len(y_true) else np.zeros(0)
+    correct = probabilities.argmax(axis=1) == np.asarray(y_true) if len(y_true) else np.zeros(0, dtype=bool)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    found = []
+    for b in range(bins):
+        mask = which == b
+        filled = bool(mask.any())
+        found.append(
+            ReliabilityBin(
+                lower=float(edges[b]),
+                upper=float(edges[b + 1]),
+                count=int(mask.sum()),
+                confidence=float(confidence[mask].mean()) if filled else None,
+                accuracy=float(correct[mask].mean()) if filled else None,
+            )
+        )
+    return found
+
+
+def expected_calibration_error(probabilities: np.ndarray, y_true: np.ndarray, *, bins: int = RELIABILITY_BINS) -> float:
     """Gap between confidence and accuracy, averaged over equal-width confidence bins, weighted by bin size."""
     if not len(y_true):
         return 0.0
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == np.asarray(y_true)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            error += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(error)
+    return float(
+        sum(
+            b.count / len(y_true) * abs(b.accuracy - b.confidence)
+            for b in reliability_bins(probabilities, y_true, bins=bins)
+            if b.accuracy is not None and b.confidence is not None
+        )
+    )
+
+
+def reliability_metrics(found: list[ReliabilityBin], prefix: str) -> dict[str, float]:
+    """Bins as flat MLflow metrics (``<prefix>_rel<i>_n``, ``_conf``, ``_acc``), so they travel with the version.
+
+    Never ``…_accuracy``: the forgetting guard reads every metric of that name as a domain's accuracy.
+    """
+    metrics: dict[str, float] = {}
+    for i, b in enumerate(found):
+        metrics[f"{prefix}_rel{i}_n"] = float(b.count)
+        if b.confidence is not None and b.accuracy is not None:
+            metrics[f"{prefix}_rel{i}_conf"] = b.confidence
+            metrics[f"{prefix}_rel{i}_acc"] = b.accuracy
+    return metrics
+
+
+def reliability_from_metrics(metrics: dict[str, float], prefix: str) -> list[ReliabilityBin] | None:
+    """The bins a version stored with ``reliability_metrics``, or None when it stored none."""
+    counts = sorted(
+        (int(k.removeprefix(f"{prefix}_rel").removesuffix("_n")), v)
+        for k, v in metrics.items()
+        if k.startswith(f"{prefix}_rel") and k.endswith("_n")
+    )
+    if not counts:
+        return None
+    width = 1.0 / len(counts)
+    return [
+        ReliabilityBin(
+            lower=i * width,
+            upper=(i + 1) * width,
+            count=int(n),
+            confidence=metrics.get(f"{prefix}_rel{i}_conf"),
+            accuracy=metrics.get(f"{prefix}_rel{i}_acc"),
+        )
+        for i, n in counts
+    ]
 
 
 @dataclass(frozen=True)
@@ -58,6 +130,7 @@ class Evaluation:
     per_class: dict[str, float]
     ece: float
     confusion: list[list[int]]
+    reliability: list[ReliabilityBin]
 
     def as_metrics(self, prefix: str) -> dict[str, float]:
         """Flat MLflow metrics (``<prefix>_accuracy``, ``<prefix>_recall_<label>`` …); NaN recalls are left out."""
@@ -68,6 +141,7 @@ class Evaluation:
             f"{prefix}_n": float(self.n),
         }
         metrics.update({f"{prefix}_recall_{k}": v for k, v in self.per_class.items() if not np.isnan(v)})
+        metrics.update(reliability_metrics(self.reliability, prefix))
         return metrics
 
 
@@ -82,4 +156,5 @@ def evaluate_probabilities(probabilities: np.ndarray, y_true: np.ndarray) -> Eva
         per_class=per_class_recall(y_true, y_pred),
         ece=expected_calibration_error(probabilities, y_true),
         confusion=confusion(y_true, y_pred).tolist(),
+        reliability=reliability_bins(probabilities, y_true),
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import QuerySet
 
 from modelops.models import ModelChange, TrainingJob
-from predictions.ml import LABELS, UnknownVersion, backend
+from predictions.ml import LABELS, ReliabilityBin, UnknownVersion, backend, reliability_from_metrics
 
 if TYPE_CHECKING:
     from predictions.ml import VersionInfo
@@ -104,6 +104,7 @@ def _domain_tables(metrics: dict[str, float], confusion: dict[str, list[list[int
                 "ece": metrics.get(f"{domain}_ece"),
                 "recall": [(label, metrics.get(f"{domain}_recall_{label}")) for label in LABELS],
                 "confusion": rows,
+                "reliability": reliability_from_metrics(metrics, domain),
             }
         )
     return tables
@@ -143,19 +144,52 @@ def training_job_current_payload() -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
+class VersionCalibration:
+    """How well one version's confidence matches its accuracy on a domain's validation photos."""
+
+    version: str
+    title: str  # the domain, as the page names it
+    bins: list[ReliabilityBin] | None  # None: the version stored no reliability bins
+    accuracy: float | None
+    macro_f1: float | None
+    ece: float | None
+
+    @property
+    def answers(self) -> int:
+        return sum(b.count for b in self.bins or [])
+
+
+def version_calibration(*, row: VersionRow, domain: str = "infant") -> VersionCalibration:
+    metrics = row.metrics
+    return VersionCalibration(
+        version=row.version,
+        title=dict(DOMAINS)[domain],
+        bins=reliability_from_metrics(metrics, domain),
+        accuracy=metrics.get(f"{domain}_accuracy"),
+        macro_f1=metrics.get(f"{domain}_macro_f1"),
+        ece=metrics.get(f"{domain}_ece"),
+    )
+
+
+@dataclass(frozen=True)
 class Dashboard:
     versions: list[VersionRow]
     changes: list[ModelChange]
     job: TrainingJob | None
     job_payload: dict[str, Any] | None
+    calibration: VersionCalibration | None  # the chosen version's, else the live one's, else the newest's
 
 
-def dashboard_get() -> Dashboard:
-    """Everything the dashboard shows: every version, the recent alias moves and the current retrain."""
+def dashboard_get(*, calibration_version: str = "") -> Dashboard:
+    """Everything the dashboard shows: every version, the recent alias moves, the current retrain, one calibration."""
     job = training_job_current()
+    versions = model_versions()
+    chosen = next((v for v in versions if v.version == calibration_version), None)
+    chosen = chosen or next((v for v in versions if v.is_live), None) or next(iter(versions), None)
     return Dashboard(
-        versions=model_versions(),
+        versions=versions,
         changes=list(model_changes()),
         job=job,
         job_payload=training_job_payload(job) if job else None,
+        calibration=version_calibration(row=chosen) if chosen else None,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import user_passes_test
 from django.http import Http404, HttpRequest, HttpResponse
@@ -11,16 +13,18 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import is_admin
 from modelops import selectors
-from modelops.charts import accuracy_chart
+from modelops.charts import accuracy_chart, reliability_chart
 from modelops.models import TrainingJob
 from modelops.services import ModelChangeError, model_promote, model_rollback, retrain
+from predictions.ml import ReliabilityBin
 
 staff_only = user_passes_test(is_admin)
 
 
 @staff_only
 def dashboard(request: HttpRequest) -> HttpResponse:
-    state = selectors.dashboard_get()
+    state = selectors.dashboard_get(calibration_version=request.GET.get("calibration", ""))
+    calibration = state.calibration
     return render(
         request,
         "modelops/dashboard.html",
@@ -30,8 +34,28 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "changes": state.changes,
             "job": state.job,
             "job_payload": state.job_payload,
+            "calibration": calibration,
+            "reliability": _reliability_svg(calibration.bins, version=calibration.version, domain=calibration.title)
+            if calibration
+            else "",
         },
     )
+
+
+def _with_diagrams(detail: selectors.VersionDetail) -> list[dict[str, Any]]:
+    """Each domain's table with its reliability diagram drawn."""
+    version = detail.row.version
+    return [
+        {**table, "reliability_svg": _reliability_svg(table["reliability"], version=version, domain=table["title"])}
+        for table in detail.domains
+    ]
+
+
+def _reliability_svg(bins: list[ReliabilityBin] | None, *, version: str, domain: str) -> str:
+    if not bins:
+        return ""
+    title = f"Reliability diagram of version {version} on {domain} validation photos"
+    return mark_safe(reliability_chart(bins, title=title))  # numbers and an escaped title only
 
 
 @staff_only
@@ -39,7 +63,7 @@ def version_detail(request: HttpRequest, version: str) -> HttpResponse:
     detail = selectors.model_version_detail(version=version)
     if detail is None:
         raise Http404("No model version has this number.")
-    return render(request, "modelops/version.html", {"detail": detail, "domains": detail.domains})
+    return render(request, "modelops/version.html", {"detail": detail, "domains": _with_diagrams(detail)})
 
 
 @staff_only
@@ -48,7 +72,7 @@ def compare(request: HttpRequest) -> HttpResponse:
     b = selectors.model_version_detail(version=request.GET.get("b", ""))
     if a is None or b is None:
         raise Http404("Choose two existing versions to compare.")
-    return render(request, "modelops/compare.html", {"pair": [(a, a.domains), (b, b.domains)]})
+    return render(request, "modelops/compare.html", {"pair": [(a, _with_diagrams(a)), (b, _with_diagrams(b))]})
 
 
 @staff_only

@@ -8,12 +8,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from accounts import roles
-from predictions.ml import ModelUnavailable, backend
+from predictions.ml import Explanation, ModelUnavailable, backend, decode_image
 from predictions.models import COUNTED, Prediction
 
 
@@ -180,3 +181,26 @@ def my_data(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> MyDa
     owned = predictions_owned(user=user, session_key=session_key)
     shared = owned.filter(pk__in=predictions_shared().values("pk")).count()
     return MyData(predictions=owned.count(), labels=labels, shared=shared)
+
+
+SALIENCY_CACHE_SECONDS = 7 * 24 * 3600  # a map never changes for one photo and version; the cache may drop it sooner
+
+
+def prediction_saliency(*, prediction: Prediction) -> Explanation:
+    """The live model's heat map on this photo, computed on first request and cached per (photo, live version)."""
+    model = backend()
+    version = model.live_version()
+    if version is None:
+        raise ModelUnavailable("No model is trained yet: run `python manage.py bootstrap_model`.")
+    key = f"saliency:{prediction.pk}:{version}"
+    found = cache.get(key)
+    if isinstance(found, Explanation):
+        return found
+    with prediction.image.open("rb") as handle:
+        data = handle.read()
+    picture = decode_image(
+        data, max_bytes=settings.INFANTINO_MAX_UPLOAD_BYTES, max_pixels=settings.INFANTINO_MAX_PIXELS
+    )
+    explanation = model.explain(picture.image)
+    cache.set(f"saliency:{prediction.pk}:{explanation.model_version}", explanation, SALIENCY_CACHE_SECONDS)
+    return explanation

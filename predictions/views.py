@@ -16,38 +16,43 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.sessions import owner_session_key, viewer_session_key
 from infantino_site.api_errors import ServiceUnavailable
 from infantino_site.throttling import rate_exceeded
-from predictions import selectors, services
+from predictions import batch, selectors, services
 from predictions.ml import InvalidImage
 from predictions.models import Expression, Prediction
 
 
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
-    error, status = None, 200
+    error, status, outcomes = None, 200, None
     if request.method == "POST":
         wait = rate_exceeded(request, scope="uploads")
         if wait is not None:
             error, status = f"Too many uploads: try again in {ceil(wait)} seconds.", 429
         else:
+            files = request.FILES.getlist("image")
+            owner = {"user": request.user, "session_key": owner_session_key(request)}
+            consent = request.POST.get("consent") == "yes"
             try:
-                prediction = services.prediction_create(
-                    upload=request.FILES.get("image"),
-                    user=request.user,
-                    session_key=owner_session_key(request),
-                    consent=request.POST.get("consent") == "yes",
-                )
+                if len(files) > 1 or (files and batch.is_zip(files[0])):  # several photos: listed on this page
+                    outcomes = batch.predictions_create_many(
+                        entries=batch.upload_entries(files), consent=consent, **owner
+                    )
+                else:
+                    prediction = services.prediction_create(
+                        upload=files[0] if files else None, consent=consent, **owner
+                    )
+                    return redirect("predictions:result", prediction_id=prediction.id)
             except InvalidImage as exc:
                 error, status = str(exc), 400
-            except ServiceUnavailable as exc:  # no model, MLflow or the image store down: nothing was kept
+            except ServiceUnavailable as exc:  # no model, MLflow or the image store down: that photo was not kept
                 error, status = str(exc), 503
-            else:
-                return redirect("predictions:result", prediction_id=prediction.id)
     live_model, model_problem = selectors.live_model_notice()
     return render(
         request,
         "predictions/upload.html",
         {
             "error": error,
+            "outcomes": outcomes,
             "live_model": live_model,
             "model_problem": model_problem,
             "history": selectors.predictions_recent(user=request.user, session_key=viewer_session_key(request)),
@@ -100,6 +105,27 @@ def image(request: HttpRequest, prediction_id: str) -> HttpResponse:
     except FileNotFoundError:
         raise Http404("The photo is gone.") from None
     patch_cache_control(response, private=True, max_age=300)  # never kept by a shared cache
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def saliency(request: HttpRequest, prediction_id: str) -> HttpResponse:
+    """Why the model answers as it does: the face crop under a heat map, for whoever may see the photo."""
+    prediction = selectors.prediction_get_visible(
+        prediction_id=prediction_id, user=request.user, session_key=viewer_session_key(request)
+    )
+    if prediction is None:
+        raise Http404("No prediction has this id.")
+    try:
+        explanation = selectors.prediction_saliency(prediction=prediction)
+    except FileNotFoundError:
+        raise Http404("The photo is gone.") from None
+    except ServiceUnavailable as exc:
+        return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(explanation.png, content_type="image/png")
+    response["X-Explained-Label"] = explanation.label
+    response["X-Model-Version"] = explanation.model_version
+    patch_cache_control(response, private=True, max_age=300)  # the photo's own rule: never kept by a shared cache
     return response
 
 

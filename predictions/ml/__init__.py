@@ -25,6 +25,7 @@ from mlcore.datasets import DataFolders, data_folders
 from mlcore.faces import DETECTORS as FACE_DETECTORS
 from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
 from mlcore.labels import LABEL_INDEX, LABELS, UNSURE
+from mlcore.metrics import ReliabilityBin, reliability_from_metrics
 from mlcore.progress import ProgressEvent
 from mlcore.uncertainty import normalised_entropy
 
@@ -41,12 +42,14 @@ __all__ = [
     "DataFolders",
     "DecodedImage",
     "Embedded",
+    "Explanation",
     "InvalidImage",
     "Learned",
     "ModelRefused",
     "ModelUnavailable",
     "Outcome",
     "ProgressEvent",
+    "ReliabilityBin",
     "Replay",
     "Served",
     "TrainingCancelled",
@@ -56,6 +59,7 @@ __all__ = [
     "decode_image",
     "encode_clean",
     "normalised_entropy",
+    "reliability_from_metrics",
     "reset_backend",
 ]
 
@@ -94,6 +98,17 @@ class Embedded:
     vector: np.ndarray
     face_box: tuple[int, int, int, int] | None
     extractor_id: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a model answered as it did on one photo: its face crop under a heat map, as a PNG."""
+
+    png: bytes
+    label: str  # the class the map explains: the model's most probable one
+    probability: float
+    model_version: str
+    method: str
 
 
 class Served(Protocol):
@@ -167,6 +182,7 @@ class Backend(Protocol):
 
     def predict(self, image: Image.Image) -> Outcome: ...
     def embed(self, image: Image.Image, *, version: str) -> Embedded: ...
+    def explain(self, image: Image.Image) -> Explanation: ...
     def served(self) -> Served: ...
     def extractor_id(self, version: str) -> str: ...
     def live_version(self) -> str | None: ...

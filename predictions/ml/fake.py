@@ -19,10 +19,12 @@ from mlcore.datasets import load_labeled
 from mlcore.labels import LABELS
 from mlcore.model import Prediction
 from mlcore.registry import LIVE_ALIAS, VersionInfo
+from mlcore.saliency import Saliency, overlay_png
 from mlcore.uncertainty import normalised_entropy
 from mlcore.unlearning import UNLEARN_GUARD
 from predictions.ml import (
     Embedded,
+    Explanation,
     GuardVerdict,
     LabelToLearn,
     Learned,
@@ -63,6 +65,7 @@ class FakeBackend:
     hold_back: bool = False  # learned versions fail the guard
     live: str | None = None
     serving: str | None = None
+    explained: int = 0  # saliency maps computed, so a test can see the cache at work
 
     def add_version(
         self, *, kind: str = "test", parent: str | None = None, label: str | None = None, **metrics: float
@@ -103,6 +106,24 @@ class FakeBackend:
     def embed(self, image: Image.Image, *, version: str) -> Embedded:
         self.version_info(version)
         return Embedded(vector=self._embedding(image), face_box=None, extractor_id=EXTRACTOR_ID)
+
+    def explain(self, image: Image.Image) -> Explanation:
+        """The fake's true saliency: its class scores read only the top row of the 8×8 thumbnail."""
+        outcome = self.predict(image)
+        top = outcome.prediction.top_label
+        heat = np.zeros((8, 8), dtype=np.float32)
+        heat[0, LABELS.index(top)] = 1.0
+        side = 64
+        found = Saliency(
+            label=top,
+            probability=outcome.prediction.probabilities[top],
+            heatmap=np.kron(heat, np.ones((side // 8, side // 8), dtype=np.float32)),
+            crop=image.convert("RGB").resize((side, side)),
+            face_box=None,
+            method="exact",
+        )
+        self.explained += 1
+        return Explanation(overlay_png(found), top, found.probability, outcome.prediction.model_version, "exact")
 
     def served(self) -> FakeServed:
         if self.serving is None or self.serving != self.live:

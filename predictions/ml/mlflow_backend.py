@@ -11,13 +11,14 @@ from typing import Any
 from django.conf import settings
 from PIL import Image
 
-from mlcore import learner
+from mlcore import learner, saliency
 from mlcore.model import ExpressionModel
 from mlcore.mtcnn import fetch_weights, weights_present
 from mlcore.registry import ArtifactRefused, NoModel, Registry, RegistryUnavailable, VersionInfo, registry_for
 from mlcore.unlearning import UNLEARN_GUARD, refit_head
 from predictions.ml import (
     Embedded,
+    Explanation,
     GuardVerdict,
     LabelToLearn,
     Learned,
@@ -67,6 +68,12 @@ class MLflowBackend:
         model = self._model(version)
         face = model.crop(image)
         return Embedded(vector=model.embed([face.image])[0], face_box=face.box, extractor_id=model.extractor_id)
+
+    def explain(self, image: Image.Image) -> Explanation:
+        """The live model's heat map for its answer on ``image`` (on demand: never part of ``predict``)."""
+        model = self.live.current()
+        found = saliency.explain(model, image, method=saliency.SERVED_METHOD)
+        return Explanation(saliency.overlay_png(found), found.label, found.probability, model.version, found.method)
 
     def served(self) -> ExpressionModel:
         return self.live.current()

@@ -21,8 +21,11 @@
     el("job-stage").textContent = p.stage || "";
     const percent = Math.round(100 * (job.status === "succeeded" ? 1 : (p.fraction || 0)));
     el("job-bar").style.width = `${percent}%`;
+    el("job-bar").parentElement.setAttribute("aria-valuenow", String(percent));
     el("job-percent").textContent = `${percent}%`;
-    el("stage-bar").style.width = `${Math.round(100 * (p.stage_fraction || 0))}%`;
+    const stagePercent = Math.round(100 * (p.stage_fraction || 0));
+    el("stage-bar").style.width = `${stagePercent}%`;
+    el("stage-bar").parentElement.setAttribute("aria-valuenow", String(stagePercent));
     const parts = [];
     if (p.epoch != null) parts.push(`epoch ${p.epoch}`);
     if (p.step != null && p.total) parts.push(`step ${p.step}/${p.total}`);
@@ -46,7 +49,7 @@
     const response = await fetch(window.location.href, { credentials: "same-origin" });
     if (!response.ok) return;
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-    for (const selector of ["#versions", ".chart", ".audit"]) {
+    for (const selector of ["#versions", ".chart", "#calibration", ".audit"]) {
       const now = document.querySelector(selector);
       const next = fresh.querySelector(selector);
       if (now && next) now.replaceWith(next);

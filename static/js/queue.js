@@ -68,6 +68,8 @@
     shownAt = performance.now();
     $("queue-frame").dataset.imageId = item.id;
     $("queue-image").src = item.image_url;
+    const why = $("queue-why");  // saliency.js drops the previous photo's heat map when this changes
+    why.dataset.saliencySrc = why.dataset.saliencyPattern.replace("PHOTO", encodeURIComponent(item.id));
     const box = $("queue-box");
     if (item.face_box) {
       const [x, y, w, h] = item.face_box;

@@ -98,3 +98,20 @@ def test_progress_moves_a_skip_survives_a_reload_and_the_f_key_marks_no_usable_f
     page.click("#skips-clear")
     page.wait_for_function("(id) => document.getElementById('queue-frame').dataset.imageId === id", arg=skipped)
     assert page.locator("[data-testid=skipped-count]").inner_text() == "0"
+
+
+def test_why_shows_the_heat_map_of_the_photo_being_labeled_and_drops_it_for_the_next(app, page):
+    sign_in_to_label(page, app)
+    photo = shown(page)
+    heat_map = page.locator("[data-testid=queue-saliency-image]")
+
+    page.click("[data-testid=queue-why]")
+    page.wait_for_function(  # computed on demand, on a server still learning the labels of the tests before
+        "() => document.querySelector('[data-testid=queue-saliency-image]').naturalWidth > 0", timeout=120_000
+    )
+    assert f"/predictions/{photo}/saliency.png" in heat_map.get_attribute("src")
+    assert "Heat map over the face" in heat_map.get_attribute("alt")
+
+    page.keyboard.press("s")
+    page.wait_for_function("(id) => document.getElementById('queue-frame').dataset.imageId !== id", arg=photo)
+    assert heat_map.is_hidden() and page.locator("#queue-saliency").is_hidden()

@@ -9,6 +9,7 @@ import pytest
 from predictions import ml
 from predictions.ml.fake import FakeBackend
 from predictions.ml.mlflow_backend import MLflowBackend
+from tests.images import face_like
 
 PROTOCOL_METHODS = sorted(
     name for name, member in vars(ml.Backend).items() if inspect.isfunction(member) and not name.startswith("_")
@@ -26,7 +27,20 @@ def test_each_backend_implements_every_protocol_method_with_its_parameters(imple
 
 
 def test_the_protocol_covers_predict_learn_versions_and_the_alias():
-    assert {"predict", "learn", "live_version", "versions", "serve", "set_live"} <= set(PROTOCOL_METHODS)
+    assert {"predict", "explain", "learn", "live_version", "versions", "serve", "set_live"} <= set(PROTOCOL_METHODS)
+
+
+@pytest.mark.parametrize("model", ["fake_backend", "live_model"])
+def test_each_backend_explains_the_answer_it_predicts_with_a_png(model, request):
+    request.getfixturevalue(model)
+    photo = face_like(96, seed=2)
+
+    answer = ml.backend().predict(photo).prediction
+    explanation = ml.backend().explain(photo)
+
+    assert explanation.png.startswith(b"\x89PNG")
+    assert (explanation.label, explanation.model_version) == (answer.top_label, answer.model_version)
+    assert explanation.probability == pytest.approx(answer.probabilities[answer.top_label], abs=1e-4)
 
 
 def test_the_setting_chooses_the_backend(settings):
