@@ -116,6 +116,11 @@ def saliency(request: HttpRequest, prediction_id: str) -> HttpResponse:
     )
     if prediction is None:
         raise Http404("No prediction has this id.")
+    wait = rate_exceeded(request, scope="uploads")  # a map costs a few model passes: counted like an upload
+    if wait is not None:
+        response = HttpResponse(f"Too many requests: try again in {ceil(wait)} seconds.", status=429)
+        response["Retry-After"] = str(ceil(wait))
+        return response
     try:
         explanation = selectors.prediction_saliency(prediction=prediction)
     except FileNotFoundError:

@@ -81,6 +81,15 @@ def test_the_upload_page_is_throttled_too(rates, live_model, client):
     assert "Too many uploads" in page.content.decode()
 
 
+def test_heat_maps_count_against_the_upload_rate(rates, fake_backend):
+    client = APIClient()
+    photo = client.post("/api/predictions/", {"image": SimpleUploadedFile("a.jpg", jpeg_bytes(size=64))}).json()
+
+    codes = [client.get(f"/predictions/{photo['id']}/saliency.png").status_code for _ in range(2)]
+
+    assert codes == [200, 429]  # the upload was the first of two a minute
+
+
 @pytest.fixture
 def dead_cache(rates, settings):  # type: ignore[no-untyped-def]
     """The cache (Redis in production) on a port where nothing listens."""
