@@ -10,11 +10,7 @@ from accounts.roles import ADJUDICATE_PERMISSION, ADJUDICATOR_GROUP, ANNOTATOR_G
 
 def annotator_group_ensure() -> Group:
     """The annotator group with its permissions (the data migration makes it; a flushed test database has not)."""
-    group, _ = Group.objects.get_or_create(name=ANNOTATOR_GROUP)
-    group.permissions.add(
-        *Permission.objects.filter(content_type__app_label="annotations", codename__in=ANNOTATOR_PERMISSIONS)
-    )
-    return group
+    return _group_ensure(ANNOTATOR_GROUP, codenames=ANNOTATOR_PERMISSIONS)
 
 
 def annotator_grant(*, user: AbstractBaseUser) -> None:
@@ -24,11 +20,15 @@ def annotator_grant(*, user: AbstractBaseUser) -> None:
 
 def adjudicator_grant(*, user: AbstractBaseUser) -> None:
     """An annotator who may also settle conflicts (the data migration makes the group; a flushed database has not)."""
-    group, _ = Group.objects.get_or_create(name=ADJUDICATOR_GROUP)
-    app_label, codename = ADJUDICATE_PERMISSION.split(".")
-    group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename=codename))
-    user.groups.add(annotator_group_ensure(), group)  # type: ignore[attr-defined]
+    adjudicators = _group_ensure(ADJUDICATOR_GROUP, codenames=(ADJUDICATE_PERMISSION.split(".")[1],))
+    user.groups.add(annotator_group_ensure(), adjudicators)  # type: ignore[attr-defined]
     _forget_permissions(user)
+
+
+def _group_ensure(name: str, *, codenames: tuple[str, ...]) -> Group:
+    group, _ = Group.objects.get_or_create(name=name)
+    group.permissions.add(*Permission.objects.filter(content_type__app_label="annotations", codename__in=codenames))
+    return group
 
 
 def _forget_permissions(user: AbstractBaseUser) -> None:

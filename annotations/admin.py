@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from annotations import services
 from annotations.models import Adjudication, Annotation, AnnotatorPreference, LabelingSettings, QueueSkip
+from infantino_site.admin import ReadOnlyAdmin
 
 
 @admin.register(Annotation)
@@ -18,21 +19,12 @@ class AnnotationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Adjudication)
-class AdjudicationAdmin(admin.ModelAdmin):
+class AdjudicationAdmin(ReadOnlyAdmin):
     """An audit record: read only here; decisions are made on the conflicts page, where they are learned."""
 
     list_display = ["image", "label", "adjudicator", "created"]
     list_filter = ["label"]
     search_fields = ["image__id", "adjudicator__username", "note"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(LabelingSettings)

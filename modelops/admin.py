@@ -7,11 +7,12 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from infantino_site.admin import ReadOnlyAdmin
 from modelops.models import ModelChange, TrainingJob
 
 
 @admin.register(ModelChange)
-class ModelChangeAdmin(admin.ModelAdmin):
+class ModelChangeAdmin(ReadOnlyAdmin):
     """An audit trail: rows are written by the alias service alone, and nobody edits or deletes them here."""
 
     list_display = ("created", "action", "previous_version", "version", "user", "reason")
@@ -19,15 +20,6 @@ class ModelChangeAdmin(admin.ModelAdmin):
     search_fields = ("version", "previous_version", "user__username", "reason")
     date_hierarchy = "created"
     list_select_related = ("user",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(TrainingJob)

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from infantino_site.admin import ReadOnlyAdmin
 from predictions import services
 from predictions.models import ImageEmbedding, Prediction
 
@@ -42,7 +43,7 @@ class PredictionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImageEmbedding)
-class ImageEmbeddingAdmin(admin.ModelAdmin):
+class ImageEmbeddingAdmin(ReadOnlyAdmin):
     """Derived from a photo by one extractor: a record to read, removed only with its photo."""
 
     list_display = ("prediction", "extractor_id", "face_found", "created")
@@ -55,12 +56,3 @@ class ImageEmbeddingAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="face found")
     def face_found(self, embedding: ImageEmbedding) -> bool:
         return embedding.face_box is not None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
