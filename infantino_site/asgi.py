@@ -20,6 +20,7 @@ from django.conf import settings  # noqa: E402
 from annotations.learning.warmup import request_warm_up as request_learning_warm_up  # noqa: E402
 from infantino_site.routing import websocket_urlpatterns  # noqa: E402
 from modelops.events import listen_for_model_events  # noqa: E402
+from modelops.services import autotrain_in_background  # noqa: E402
 from predictions import ml  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -33,3 +34,5 @@ ml.load_in_background()
 listen_for_model_events()  # with Redis, every web process swaps on model.updated, not only those with a page open
 if settings.INFANTINO_WARM_START:
     request_learning_warm_up()  # the single writer loads MLflow's logging stack before the first label
+# Only the starter live: train the full model (or resume the training a restart cut short). INFANTINO_AUTOTRAIN=false.
+autotrain_in_background()

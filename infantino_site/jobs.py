@@ -1,17 +1,19 @@
 """Background jobs: the job table, the retry policy and ``enqueue``, whichever runner runs them.
 
-Runners (``INFANTINO_JOB_RUNNER``): one in-process worker thread (embedded), Celery workers (production; the
-app in ``infantino_site.celery`` hands itself over through ``send_with``), or inline. A job that raises runs
-again later, after a delay that doubles each time (``retry_after``): a label whose update failed because
-MLflow or S3 was unreachable waits and is learned once the service is back. Every job must therefore be safe
-to run twice; the single writer checks what is done already.
+Runners (``INFANTINO_JOB_RUNNER``): in-process worker threads (embedded: one for retrains, one for everything
+else), Celery workers (production; the app in ``infantino_site.celery`` hands itself over through ``send_with``),
+or inline. A job that raises runs again later, after a delay that doubles each time (``retry_after``): a label
+whose update failed because MLflow or S3 was unreachable waits and is learned once the service is back. Every
+job must therefore be safe to run twice; the single writer checks what is done already.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -73,9 +75,12 @@ def retry_after(path: str, attempt: int, error: Exception) -> float | None:
 
 
 # ---- enqueue -------------------------------------------------------------------------------------------
+TRAINING = "training"
 _celery: Celery | None = None
-_queue: queue.Queue[tuple[str, dict[str, Any], int]] = queue.Queue()
-_worker: threading.Thread | None = None
+# The embedded runner mirrors the Celery queues that matter: a retrain of several minutes has a worker thread of its
+# own, so a label enqueued meanwhile is learned at once; every other job shares the "jobs" thread, in order.
+_queues: dict[str, queue.Queue[tuple[str, dict[str, Any], int]]] = {"jobs": queue.Queue(), TRAINING: queue.Queue()}
+_workers: dict[str, threading.Thread] = {}
 _worker_lock = threading.Lock()
 _pending_retries = 0  # jobs waiting on a retry timer: not idle yet
 _pending_lock = threading.Lock()
@@ -89,8 +94,10 @@ def enqueue(path: str, **kwargs: Any) -> None:
     elif runner == "celery":
         send(path, kwargs)
     else:
-        _ensure_worker()
-        _queue.put((path, kwargs, 0))
+        lane = _lane(path)
+        _ensure_worker("jobs")  # the one that sweeps waiting labels and runs the periodic jobs, whatever came first
+        _ensure_worker(lane)
+        _queues[lane].put((path, kwargs, 0))
 
 
 def send_with(app: Celery) -> None:
@@ -111,24 +118,26 @@ def run_job(path: str, kwargs: dict[str, Any]) -> Any:
 
 
 def wait_for_idle(timeout: float | None = None) -> None:
-    """Block until the in-process queue is drained and no retry is pending (tests and shutdown)."""
+    """Block until the in-process queues are drained and no retry is pending (tests and shutdown)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        _queue.join() if remaining is None else _join_with_timeout(remaining)
+        for waiting in _queues.values():
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            waiting.join() if remaining is None else _join_with_timeout(waiting, remaining)
         with _pending_lock:
-            if _pending_retries == 0:
+            # A job on one queue may enqueue one on the other after that was joined: idle is both empty at once.
+            if _pending_retries == 0 and all(waiting.unfinished_tasks == 0 for waiting in _queues.values()):
                 return
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"background jobs still waiting to be retried after {timeout} s")
         time.sleep(0.05)
 
 
-def _join_with_timeout(timeout: float) -> None:
+def _join_with_timeout(waiting: queue.Queue[Any], timeout: float) -> None:
     done = threading.Event()
 
     def join() -> None:
-        _queue.join()
+        waiting.join()
         done.set()
 
     threading.Thread(target=join, daemon=True).start()
@@ -141,13 +150,18 @@ def _resolve(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-# ---- the in-process worker thread ------------------------------------------------------------------------
-def _ensure_worker() -> None:
-    global _worker
+# ---- the in-process worker threads -----------------------------------------------------------------------
+def _lane(path: str) -> str:
+    return TRAINING if queue_for(path) == TRAINING else "jobs"
+
+
+def _ensure_worker(lane: str) -> None:
     with _worker_lock:
-        if _worker is None or not _worker.is_alive():
-            _worker = threading.Thread(target=_work, name="infantino-jobs", daemon=True)
-            _worker.start()
+        worker = _workers.get(lane)
+        if worker is None or not worker.is_alive():
+            target = _train if lane == TRAINING else _work
+            _workers[lane] = threading.Thread(target=target, name=f"infantino-{lane}", daemon=True)
+            _workers[lane].start()
 
 
 def _work() -> None:
@@ -156,19 +170,42 @@ def _work() -> None:
     idle_every = min(periodic_jobs().values(), default=3600)
     while True:
         try:
-            path, kwargs, attempt = _queue.get(timeout=idle_every)
+            job = _queues["jobs"].get(timeout=idle_every)
         except queue.Empty:
             for path in periodic_jobs():
                 _run_quietly(path, {})
             continue
-        try:
-            close_old_connections()
-            run_job(path, kwargs)
-        except Exception as error:
-            _retry_later(path, kwargs, attempt, error)
-        finally:
-            close_old_connections()
-            _queue.task_done()
+        _run_taken("jobs", *job)
+
+
+def _train() -> None:
+    """The retrain worker: niced before its first torch operation, so the threads torch starts from it are too."""
+    lower_priority(settings.INFANTINO_TRAIN_NICE)
+    while True:
+        _run_taken(TRAINING, *_queues[TRAINING].get())
+
+
+def lower_priority(niceness: int) -> None:
+    """Run this thread (Linux counts niceness per thread) at ``niceness``, never at a higher priority than now."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere a thread id given to setpriority could name another process
+    thread = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, thread) < niceness:
+            os.setpriority(os.PRIO_PROCESS, thread, niceness)
+    except OSError as error:
+        logger.warning("the training thread keeps its priority: niceness %s refused (%s)", niceness, error)
+
+
+def _run_taken(lane: str, path: str, kwargs: dict[str, Any], attempt: int) -> None:
+    try:
+        close_old_connections()
+        run_job(path, kwargs)
+    except Exception as error:
+        _retry_later(lane, path, kwargs, attempt, error)
+    finally:
+        close_old_connections()
+        _queues[lane].task_done()
 
 
 def _run_quietly(path: str, kwargs: dict[str, Any]) -> None:
@@ -180,7 +217,7 @@ def _run_quietly(path: str, kwargs: dict[str, Any]) -> None:
         logger.exception("periodic job %s failed", path)
 
 
-def _retry_later(path: str, kwargs: dict[str, Any], attempt: int, error: Exception) -> None:
+def _retry_later(lane: str, path: str, kwargs: dict[str, Any], attempt: int, error: Exception) -> None:
     global _pending_retries
     delay = retry_after(path, attempt, error)
     if delay is None:
@@ -188,7 +225,7 @@ def _retry_later(path: str, kwargs: dict[str, Any], attempt: int, error: Excepti
 
     def again() -> None:
         global _pending_retries
-        _queue.put((path, kwargs, attempt + 1))
+        _queues[lane].put((path, kwargs, attempt + 1))
         with _pending_lock:
             _pending_retries -= 1
 

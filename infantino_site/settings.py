@@ -182,10 +182,11 @@ INFANTINO_MODEL_POLL_SECONDS = env_float("INFANTINO_MODEL_POLL_SECONDS", 2.0)
 # The one door to mlcore (predictions.ml); tests may name predictions.ml.fake.FakeBackend instead.
 INFANTINO_ML_BACKEND = env_str("INFANTINO_ML_BACKEND", "predictions.ml.mlflow_backend.MLflowBackend")
 INFANTINO_TORCH_THREADS = env_int("INFANTINO_TORCH_THREADS", 1)
-# A retrain whose progress has not moved for this long is taken for dead (its worker stopped).
-INFANTINO_RETRAIN_STALE_SECONDS = env_int("INFANTINO_RETRAIN_STALE_SECONDS", 900)
-# Load the live model when a server process starts, so the first request does not pay for it.
-INFANTINO_WARM_START = env_bool("INFANTINO_WARM_START", True)
+INFANTINO_RETRAIN_STALE_SECONDS = env_int("INFANTINO_RETRAIN_STALE_SECONDS", 900)  # no progress this long: worker died
+INFANTINO_WARM_START = env_bool("INFANTINO_WARM_START", True)  # load the live model as a server starts
+# While only the starter model is live, a web server starts the full training once (modelops.services.autotrain).
+INFANTINO_AUTOTRAIN = env_bool("INFANTINO_AUTOTRAIN", True)
+INFANTINO_TRAIN_NICE = env_int("INFANTINO_TRAIN_NICE", 10)  # the training thread's niceness: pages and labels first
 _shared_data = BASE_DIR.parent / "shared" / "data"
 INFANTINO_DATA_DIR = env_str("INFANTINO_DATA_DIR", str(_shared_data) if _shared_data.exists() else None)
 

@@ -1,4 +1,4 @@
-"""Websockets: model events (a new live version) for every page, retrain progress for staff dashboards."""
+"""Websockets: model events and a retrain's public progress for every page, the retrain's details for staff."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from modelops.events import MODEL_EVENTS_GROUP, TRAINING_GROUP, follow_live_alias, remember_server_loop
-from modelops.selectors import training_job_current_payload
+from modelops.models import ModelChange
+from modelops.selectors import training_job_current_payload, training_public_current
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +21,15 @@ class ModelEventsConsumer(AsyncJsonWebsocketConsumer):
         remember_server_loop(asyncio.get_running_loop())
         await self.channel_layer.group_add(MODEL_EVENTS_GROUP, self.channel_name)
         await self.accept()
+        snapshot = await sync_to_async(training_public_current)()
+        if snapshot is not None:  # a page opened mid-retrain shows it at once, not at the next progress event
+            await self.send_json({"type": "training.public", "training": snapshot})
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(MODEL_EVENTS_GROUP, self.channel_name)
+
+    async def training_public(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "training.public", "training": event["training"]})
 
     async def model_updated(self, event: dict[str, Any]) -> None:
         # Swap this process's model before telling the page, so what the page shows is what it serves.
@@ -30,7 +37,10 @@ class ModelEventsConsumer(AsyncJsonWebsocketConsumer):
             await sync_to_async(follow_live_alias, thread_sensitive=False)()
         except Exception:
             logger.exception("could not swap to model version %s", event.get("version"))
-        await self.send_json({"type": "model.updated", "version": event["version"]})
+        message = {"type": "model.updated", "version": event["version"]}
+        if event.get("reason") in ModelChange.Action.values:  # what moved it (a training, a label…): no names, no ids
+            message["reason"] = event["reason"]
+        await self.send_json(message)
 
 
 class TrainingConsumer(AsyncJsonWebsocketConsumer):

@@ -22,6 +22,7 @@ from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 
 from infantino_site.oncely import OncePer
+from modelops.selectors import training_public_payload
 from predictions.ml import ModelUnavailable, backend
 
 MODEL_EVENTS_GROUP = "model-events"
@@ -47,8 +48,9 @@ def broadcast_model_updated(version: str, **extra: object) -> None:
 
 
 def broadcast_training(job: dict[str, object]) -> None:
-    """Stream a retrain's state (see ``selectors.training_job_payload``) to the staff dashboards."""
+    """Stream a retrain's state to the staff dashboards, and its public summary (no metrics or names) to every page."""
     _group_send(TRAINING_GROUP, {"type": "training.progress", "job": job})
+    _group_send(MODEL_EVENTS_GROUP, {"type": "training.public", "training": training_public_payload(job)})
 
 
 def _group_send(group: str, event: dict[str, object]) -> None:

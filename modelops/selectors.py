@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -141,6 +143,47 @@ def training_job_payload(job: TrainingJob) -> dict[str, Any]:
 def training_job_current_payload() -> dict[str, Any] | None:
     job = training_job_current()
     return training_job_payload(job) if job else None
+
+
+# The training stages (mlcore's progress events, and the job's own queued/done) as every visitor reads them.
+PUBLIC_STAGES = {
+    "queued": "Waiting to start",
+    "faces": "Preparing faces",
+    "fer": "Learning from adult faces",
+    "adapt": "Adapting to infant faces",
+    "infant": "Learning from infant faces",
+    "embed": "Reading every face again",
+    "head": "Fitting the classifier",
+    "evaluate": "Checking the new model",
+    "done": "Finishing",
+}
+PUBLIC_STAGE_OTHER = "Training"  # a stage not listed: its internal name is never shown
+
+
+def training_public_payload(job: Mapping[str, Any]) -> dict[str, Any]:
+    """What every visitor may see of a retrain's payload: its status, stage in words, percent done, minutes left."""
+    status = str(job.get("status") or "")
+    progress = job.get("progress") or {}
+    fraction = 1.0 if status == TrainingJob.Status.SUCCEEDED else _number(progress.get("fraction")) or 0.0
+    eta = _number(progress.get("eta_seconds")) if status == TrainingJob.Status.RUNNING else None
+    return {
+        "status": status,
+        "stage": PUBLIC_STAGES.get(str(progress.get("stage")), PUBLIC_STAGE_OTHER),
+        "percent": max(0, min(100, math.floor(100 * fraction))),  # floor: never 100 % before it is done
+        "minutes_left": max(1, math.ceil(eta / 60)) if eta is not None else None,
+    }
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def training_public_current() -> dict[str, Any] | None:
+    """The queued or running retrain as every visitor sees it; None when none is."""
+    job = TrainingJob.objects.filter(active_slot__isnull=False).first()
+    return training_public_payload({"status": job.status, "progress": job.progress}) if job else None
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,19 @@ class PredictionOutput(serializers.ModelSerializer):
             "created",
             "consent",
             "deletion_due",
+            "starter_model",
         ]
 
     deletion_due = serializers.SerializerMethodField(
         help_text="When retention deletes this photo (not shared, never labeled); null when it is kept."
     )
+
+    starter_model = serializers.SerializerMethodField(
+        help_text="True when the quick starter model answered: a fresh install's first model, before its full training."
+    )
+
+    def get_starter_model(self, prediction: Prediction) -> bool:
+        return selectors.version_is_starter(prediction.model_version)
 
     def get_deletion_due(self, prediction: Prediction) -> datetime | None:
         return selectors.prediction_deletion_due(prediction=prediction)

@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from accounts import roles
-from predictions.ml import Explanation, ModelUnavailable, backend, decode_image
+from predictions.ml import Backend, Explanation, ModelUnavailable, UnknownVersion, backend, decode_image
 from predictions.models import COUNTED, Prediction
 
 
@@ -109,6 +109,32 @@ def predictions_recent(
     return predictions_owned(user=user, session_key=session_key)[:limit]
 
 
+@dataclass(frozen=True)
+class Likely:
+    label: str
+    percent: float
+
+
+def prediction_likeliest(prediction: Prediction, *, count: int = 2) -> list[Likely]:
+    """The ``count`` most probable expressions with their percentages, likeliest first."""
+    ranked = sorted(prediction.probabilities.items(), key=lambda item: -item[1])[:count]  # stable: ties in label order
+    return [Likely(label=label, percent=round(100 * probability, 1)) for label, probability in ranked]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    prediction: Prediction
+    likeliest: list[Likely]  # what an unsure answer hesitates between
+
+
+def predictions_history(*, user: AbstractBaseUser | AnonymousUser, session_key: str) -> list[HistoryRow]:
+    """The upload page's list: this person's recent predictions, each with its two likeliest expressions."""
+    return [
+        HistoryRow(prediction=p, likeliest=prediction_likeliest(p))
+        for p in predictions_recent(user=user, session_key=session_key)
+    ]
+
+
 def predictions_labeled_to_consensus() -> list[tuple[Prediction, str]]:
     """Every shared image whose labels settled on one, with that label: what a full retrain learns from users."""
     # Through the reverse relation by name: predictions must not import the annotations app.
@@ -157,6 +183,40 @@ def live_model_summary() -> ModelSummary | None:
         parent=info.parent,
         tags=info.tags,
     )
+
+
+STARTER_KIND = "bootstrap"  # the quick first model a fresh install serves until a full training replaces it
+ONLINE_KINDS = ("online", "unlearn")  # made from the live line by labels: a starter's descendants are still one
+_starters: tuple[Backend | None, dict[tuple[str, str], bool]] = (None, {})
+
+
+def version_is_starter(version: str) -> bool:
+    """Whether ``version`` is the starter model, or learned online on top of it; False when the registry cannot say."""
+    global _starters
+    model = backend()
+    owner, known = _starters
+    if owner is not model:  # a new backend (tests, a settings change) may number other versions alike
+        owner, known = _starters = (model, {})
+    key = (settings.INFANTINO_MODEL_NAME, version)
+    if key not in known:
+        try:
+            known[key] = _lineage_is_starter(model, version)
+        except (ModelUnavailable, UnknownVersion):
+            return False  # not remembered: asked again once the registry answers
+    return known[key]  # versions never change: each is asked about once per process
+
+
+def _lineage_is_starter(model: Backend, version: str) -> bool:
+    seen: set[str] = set()
+    while version not in seen:
+        seen.add(version)
+        info = model.version_info(version)
+        kind = info.tags.get("kind", "")
+        anchor = info.tags.get("guard_anchor") or info.parent  # the offline-trained version it was learned onto
+        if kind not in ONLINE_KINDS or not anchor:
+            return kind == STARTER_KIND
+        version = anchor
+    return False
 
 
 def live_model_notice() -> tuple[ModelSummary | None, str]:

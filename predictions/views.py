@@ -55,7 +55,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             "outcomes": outcomes,
             "live_model": live_model,
             "model_problem": model_problem,
-            "history": selectors.predictions_recent(user=request.user, session_key=viewer_session_key(request)),
+            "history": selectors.predictions_history(user=request.user, session_key=viewer_session_key(request)),
             "retention_days": settings.INFANTINO_RETENTION_DAYS,
         },
         status=status,
@@ -83,6 +83,8 @@ def result(request: HttpRequest, prediction_id: str) -> HttpResponse:
             "can_delete": deletable is not None,
             "is_owner": owned is not None,
             "deletion_due": selectors.prediction_deletion_due(prediction=prediction),
+            "likeliest": selectors.prediction_likeliest(prediction),
+            "starter": selectors.version_is_starter(prediction.model_version),
         },
     )
 

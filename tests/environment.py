@@ -7,3 +7,4 @@ os.environ.setdefault("INFANTINO_WARM_START", "false")  # servers started by tes
 os.environ.setdefault("INFANTINO_THROTTLE", "false")  # tests/security/test_throttling.py turns it on
 os.environ.setdefault("INFANTINO_HTTPS", "false")  # production-profile servers in tests speak plain http on loopback
 os.environ.setdefault("INFANTINO_ENV_FILE", os.devnull)  # a developer's .env never reaches the tests' processes
+os.environ.setdefault("INFANTINO_AUTOTRAIN", "false")  # no test server trains by itself; test_autotrain turns it on

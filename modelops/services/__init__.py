@@ -1,5 +1,14 @@
-"""Writes of model operations: the live alias (``alias``) and full retrains (``retrain``)."""
+"""Writes of model operations: the live alias, retrains (``retrain``), the first full one (``autotrain``)."""
 
 from modelops.services.alias import ModelChangeError, live_version_move, model_promote, model_rollback, move_record
+from modelops.services.autotrain import autotrain_ensure, autotrain_in_background
 
-__all__ = ["ModelChangeError", "live_version_move", "model_promote", "model_rollback", "move_record"]
+__all__ = [
+    "ModelChangeError",
+    "autotrain_ensure",
+    "autotrain_in_background",
+    "live_version_move",
+    "model_promote",
+    "model_rollback",
+    "move_record",
+]

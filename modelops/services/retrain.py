@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from modelops.models import ModelChange, TrainingJob
 from modelops.selectors import training_job_payload
 from modelops.services.alias import ModelChangeError, live_version_move
 from modelops.services.training_data import training_folder_build
-from predictions.ml import ProgressEvent, Trained, TrainingCancelled, TrainingRun, backend, data_folders
+from predictions.ml import DataFolders, ProgressEvent, Trained, TrainingCancelled, TrainingRun, backend, data_folders
+from predictions.models import Prediction
 from predictions.selectors import predictions_labeled_to_consensus
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,21 @@ def retrain_cancel(*, job_id: int) -> TrainingJob:
     return job
 
 
+def retrain_resume_orphans() -> list[TrainingJob]:
+    """Queue again, from their checkpoints, the retrains a stopped server left running; called as a server starts."""
+    if settings.INFANTINO_JOB_RUNNER == "celery":
+        return []  # a Celery worker may still own them; _retire_stale_jobs frees the slot of a dead one
+    # The thread and inline runners run jobs inside the server process: a new process means nobody runs these.
+    orphans = list(TrainingJob.objects.filter(active_slot__isnull=False))
+    for job in orphans:
+        # ``updated`` is the heartbeat _retire_stale_jobs reads: an orphan from yesterday is not dead, it is queued.
+        TrainingJob.objects.filter(pk=job.pk).update(status=TrainingJob.Status.QUEUED, updated=timezone.now())
+        job.refresh_from_db()
+        logger.info("retrain #%s was cut short by a restart: it resumes from its last checkpoint", job.pk)
+        transaction.on_commit(lambda pk=job.pk: jobs.enqueue(JOB, job_id=pk))
+    return orphans
+
+
 def _retire_stale_jobs() -> None:
     """A job whose worker died (a restart, a killed process) would hold the slot for ever."""
     cutoff = timezone.now() - timedelta(seconds=settings.INFANTINO_RETRAIN_STALE_SECONDS)
@@ -89,23 +106,52 @@ def retrain_run(*, job_id: int) -> TrainingJob:
     return _finish(job, TrainingJob.Status.SUCCEEDED, _promote_if_better(job, trained, live_before=live_before))
 
 
+@dataclass(frozen=True)
+class TrainingSources:
+    """What a retrain learns from: the data folder's FER2013 CSV and infant photos, and the images users labeled."""
+
+    data_dir: Path
+    found: DataFolders
+    labeled: list[tuple[Prediction, str]]
+
+    @property
+    def has_infant_images(self) -> bool:
+        return self.found.infant_dir is not None or bool(self.labeled)
+
+
+def training_sources(*, data_dir: str | None = None) -> TrainingSources:
+    """The data under ``data_dir`` (INFANTINO_DATA_DIR by default) and every image users labeled to consensus."""
+    root = Path(data_dir or settings.INFANTINO_DATA_DIR or "")
+    return TrainingSources(data_dir=root, found=data_folders(root), labeled=predictions_labeled_to_consensus())
+
+
 def _training_run(job: TrainingJob, reporter: _ProgressReporter) -> TrainingRun:
     """The data folder's FER2013 CSV, and its infant photos joined by every image users labeled to consensus."""
-    data_dir = Path(job.options.get("data_dir") or settings.INFANTINO_DATA_DIR or "")
-    found = data_folders(data_dir)
-    labeled = predictions_labeled_to_consensus()
-    if found.infant_dir is None and not labeled:
+    from predictions.ml.training import has_checkpoint  # here, not above: torch loads only where a job trains
+
+    sources = training_sources(data_dir=job.options.get("data_dir"))
+    if not sources.has_infant_images:
         raise FileNotFoundError(
-            f"no infant images to train on: {data_dir / 'infant'} is missing and nobody has labeled any"
+            f"no infant images to train on: {sources.data_dir / 'infant'} is missing and nobody has labeled any"
         )
     work_dir = Path(settings.VAR_DIR) / "training" / f"retrain-{job.pk}"
+    images = work_dir / "images"
+    resume = has_checkpoint(work_dir)
+    if not (resume and images.is_dir()):  # a resumed run keeps the images it began with: its splits stay the same
+        training_folder_build(dataset=sources.found.infant_dir, labeled=sources.labeled, target=images)
     return TrainingRun(
         work_dir=work_dir,
         cache_dir=Path(settings.VAR_DIR) / "training" / "cache",
-        fer_csv=found.fer_csv,
-        image_dir=training_folder_build(dataset=found.infant_dir, labeled=labeled, target=work_dir / "images"),
-        options={"preset": "tiny" if job.options.get("preset") == "tiny" else "full"},
-        tags={"started_from": "dashboard", "user_labels": str(len(labeled))},
+        fer_csv=sources.found.fer_csv,
+        image_dir=images,
+        options={
+            "preset": "tiny" if job.options.get("preset") == "tiny" else "full",
+            **({"resume": True} if resume else {}),
+        },
+        tags={
+            "started_from": "autotrain" if job.options.get("autotrain") else "dashboard",
+            "user_labels": str(len(sources.labeled)),
+        },
         progress=reporter,
         should_stop=reporter.should_stop,
     )

@@ -52,6 +52,11 @@ def config(run: TrainingRun) -> training.TrainConfig:
     return training.TrainConfig(**common)
 
 
+def has_checkpoint(work_dir: Path) -> bool:
+    """Whether an interrupted training left a checkpoint in ``work_dir`` to resume from."""
+    return (work_dir / training.CHECKPOINT).is_file()
+
+
 def latest_run(root: Path) -> Path | None:
     """The most recently checkpointed run folder under ``root``."""
     return training.latest_work_dir(root)
@@ -60,7 +65,7 @@ def latest_run(root: Path) -> Path | None:
 def bootstrap(
     registry: Registry, *, fer_csv: Path | None, image_dir: Path | None, options: dict[str, Any], progress: Progress
 ) -> Trained:
-    """A first model in about a minute: frozen backbone, projection and head; registered, not made live."""
+    """The starter model in about a minute (``mlcore.bootstrap``); registered, not made live."""
     result = bootstrap_engine(
         registry,
         fer_csv=fer_csv,
@@ -69,6 +74,7 @@ def bootstrap(
         config=ExtractorConfig(image_size=options["image_size"], face_detector=options["face_detector"]),
         imagenet=options["imagenet"],
         seed=options["seed"],
+        cache_dir=options.get("cache_dir"),
         progress=progress,
     )
     return Trained(version=result.version, metrics=result.metrics, seconds=result.seconds)

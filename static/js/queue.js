@@ -268,20 +268,11 @@
   if (projectBlind) projectBlind.addEventListener("change", (event) => setBlind("project", event.target.checked));
   fillBar();
 
-  function connect(delay) {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/models/`);
-    socket.addEventListener("open", () => { delay = 1000; });
-    socket.addEventListener("message", (event) => {
-      const data = JSON.parse(event.data);
-      if (data.type === "model.updated") {
-        $("live-version").textContent = data.version;
-        root.dataset.liveVersion = data.version;
-        refreshProgress();  // others' labels move the project's progress too
-      }
-    });
-    socket.addEventListener("close", () => setTimeout(() => connect(Math.min(delay * 2, 30000)), delay));
-  }
-  connect(1000);
+  // live-version.js holds the page's /ws/models/ socket (and sets #live-version); it hands each event on here.
+  document.addEventListener("model-event", (event) => {
+    if (event.detail.type !== "model.updated") return;
+    root.dataset.liveVersion = event.detail.version;
+    refreshProgress();  // others' labels move the project's progress too
+  });
   next();
 })();

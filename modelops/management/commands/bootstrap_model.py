@@ -66,6 +66,7 @@ class Command(BaseCommand):
                     "face_detector": options["face_detector"],
                     "imagenet": not options["no_imagenet"],
                     "seed": options["seed"],
+                    "cache_dir": Path(settings.VAR_DIR) / "cache" / "faces",  # shared with the full training
                 },
                 progress=bars,
             )
