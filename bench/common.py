@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from mlcore.datasets import DataFolders, data_folders
@@ -17,3 +18,12 @@ def shared_data() -> DataFolders:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def summary(ms: list[float]) -> dict[str, float]:
+    """p50, p95 and mean of timings in milliseconds, rounded for a JSON report."""
+    return {
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }

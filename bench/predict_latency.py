@@ -16,7 +16,6 @@ import os
 import platform
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -27,16 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import percentile, shared_data  # noqa: E402
+from bench.common import shared_data, summary  # noqa: E402
 from tests.servers import app_env, app_server  # noqa: E402
-
-
-def summary(ms: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-    }
 
 
 def load_images(folder: Path | None, n: int) -> tuple[list[bytes], str]:
