@@ -3,8 +3,9 @@
     .venv/bin/python bench/accuracy.py [--version V ...] [--data DIR] [--limit N] [--no-fer]
 
 Without ``--version`` it scores the newest starter (kind ``bootstrap``) and the newest trained version (kind
-``retrain``) that record a held-out split; ``--version`` (repeatable) names the versions instead. A version is
-scored on its held-out infant photos, the ``test`` list of the ``split.json`` its run logged: no training,
+``retrain``) that record a held-out split (of a full training, the recipe version: the head served was fitted on
+the held-out photos too, after they scored the recipe); ``--version`` (repeatable) names the versions instead.
+A version is scored on its held-out infant photos, the ``test`` list of the ``split.json`` its run logged: no training,
 calibration or threshold step saw them, and starter and full training split alike (same grouping, same seed), so
 both hold out the same photos. Photos go through the served path: face detector, extractor, head, temperature.
 ``--limit N`` scores the first N of them only (a smoke check). Per version, under ``versions``:
@@ -127,7 +128,13 @@ def asked_versions(registry: Registry, versions: list[str]) -> list[tuple[Versio
         split = registry.version_json(version, "split.json")
         if split is None:
             sys.exit(f"version {version} records no held-out split (made before starters and trainings logged one)")
-        chosen.append((registry.version_info(version), split))
+        info = registry.version_info(version)
+        if "test" in info.tags.get("fitted_on", ""):
+            sys.exit(
+                f"version {version} learned its held-out photos too; "
+                f"score its recipe version {info.tags['recipe_version']} instead"
+            )
+        chosen.append((info, split))
     return chosen
 
 
@@ -136,7 +143,10 @@ def newest_versions(registry: Registry) -> list[tuple[VersionInfo, dict[str, Any
     infos = registry.versions()  # newest first
     chosen = []
     for kind in (STARTER, TRAINED):
-        for info in (info for info in infos if info.tags.get("kind") == kind):
+        # A full training also registers the head served, fitted on the held-out photos too: its recipe version
+        # (same extractor, head fitted without them) is the one these photos can score.
+        held_out = (i for i in infos if i.tags.get("kind") == kind and "test" not in i.tags.get("fitted_on", ""))
+        for info in held_out:
             split = registry.version_json(info.version, "split.json")
             if split is not None:
                 chosen.append((info, split))

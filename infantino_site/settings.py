@@ -184,8 +184,8 @@ INFANTINO_ML_BACKEND = env_str("INFANTINO_ML_BACKEND", "predictions.ml.mlflow_ba
 INFANTINO_TORCH_THREADS = env_int("INFANTINO_TORCH_THREADS", 1)
 INFANTINO_RETRAIN_STALE_SECONDS = env_int("INFANTINO_RETRAIN_STALE_SECONDS", 900)  # no progress this long: worker died
 INFANTINO_WARM_START = env_bool("INFANTINO_WARM_START", True)  # load the live model as a server starts
-# While only the starter model is live, a web server starts the full training once (modelops.services.autotrain).
-INFANTINO_AUTOTRAIN = env_bool("INFANTINO_AUTOTRAIN", True)
+INFANTINO_AUTOTRAIN = env_bool("INFANTINO_AUTOTRAIN", True)  # starter live: a server trains the real model once
+INFANTINO_TRAIN_THREADS = env_int("INFANTINO_TRAIN_THREADS", 2)  # torch threads of the training thread alone
 INFANTINO_TRAIN_NICE = env_int("INFANTINO_TRAIN_NICE", 10)  # the training thread's niceness: pages and labels first
 _shared_data = BASE_DIR.parent / "shared" / "data"
 INFANTINO_DATA_DIR = env_str("INFANTINO_DATA_DIR", str(_shared_data) if _shared_data.exists() else None)

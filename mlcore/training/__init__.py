@@ -17,7 +17,7 @@ from torch import nn
 
 from mlcore.extractor import Extractor, ExtractorConfig, build_extractor
 from mlcore.labels import NUM_CLASSES
-from mlcore.progress import ProgressCallback, no_progress
+from mlcore.progress import OverallProgress, ProgressCallback, no_progress
 from mlcore.registry import Registry
 from mlcore.training.checkpoints import Clock, latest_work_dir, load_checkpoint
 from mlcore.training.config import AFTER_FER, CHECKPOINT, RUN_FILE, TrainConfig, TrainingCancelled, TrainResult
@@ -54,10 +54,13 @@ def train(
         raise ValueError("training needs labeled infant images (image_dir)")
     work = Path(config.work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)  # this thread's torch pool only: a server's request threads keep theirs
     checkpoint = load_checkpoint(work / CHECKPOINT) if config.resume else None
     run_id = run_id_for(config, registry, work, resuming=checkpoint is not None)
     clock = Clock(checkpoint["seconds"] if checkpoint else None)
     torch.manual_seed(config.seed)
+    progress = OverallProgress(progress, _stage_shares(config))
 
     clock.begin("data")
     infant = load_infant(config, progress)
@@ -78,12 +81,22 @@ def train(
         progress=progress,
         should_stop=should_stop,
     )
+    # Channels-last while training: ~1.35x faster steps on 2 cores (bench/train_step.py); served weights go back.
+    extractor.to(memory_format=torch.channels_last)
     _run_stages(run, checkpoint)
+    extractor.to(memory_format=torch.contiguous_format)
     clock.begin("adapt_embed")
     extractor.eval()
     embeddings = embed_all(run)
     clock.begin("head")
     return fit_and_register(run, embeddings)
+
+
+def _stage_shares(config: TrainConfig) -> dict[str, float]:
+    """Each stage's rough share of a full run's time on 2 cores, for the progress a banner shows."""
+    fer = 0.55 if config.fer_csv is not None and config.fer_steps > 0 else 0.0
+    infant = 0.3 if config.infant_epochs > 0 else 0.0
+    return {"faces": 0.05, "fer": fer, "adapt": 0.03, "infant": infant, "embed": 0.04, "head": 0.03}
 
 
 def _networks(

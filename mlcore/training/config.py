@@ -27,6 +27,7 @@ class TrainConfig:
     cache_dir: Path | None = None  # face crops and hashes, keyed by file content and detector
     resume: bool = False
     seed: int = 0
+    threads: int | None = None  # torch threads of the training thread (None: leave them as they are)
     # extractor
     arch: str = "tf_efficientnet_lite0"
     imagenet: bool = True
@@ -51,6 +52,7 @@ class TrainConfig:
     # head and calibration
     head_epochs: int = 60
     coverage: float = 0.85
+    final_fit: bool = True  # after scoring the recipe, the served head also learns the held-out photos
     checkpoint_every: int = 50  # FER steps between checkpoints
     init_checkpoint: Path | None = None  # start from another run's post-FER checkpoint (ablations share it)
     tags: dict[str, str] = field(default_factory=dict)
@@ -80,7 +82,11 @@ class TrainConfig:
         return cls(**settings)
 
     def params(self) -> dict[str, str]:
-        return {k: str(v) for k, v in asdict(self).items() if k not in ("tags", "resume", "work_dir", "cache_dir")}
+        return {
+            k: str(v)
+            for k, v in asdict(self).items()
+            if k not in ("tags", "resume", "work_dir", "cache_dir", "threads")
+        }
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def fer_stage(run: TrainRun, *, start: int, optimizer_state: dict[str, Any] | No
         idx = fer.train[rng.choice(len(fer.train), size=config.fer_batch, p=p)]
         x = augment(fer_batch(fer, idx, config.image_size), LIGHT, torch.Generator().manual_seed(step))
         _cosine(optimiser, config.fer_lr, step, steps, warmup=min(20, steps))
-        loss = _step(optimiser, loss_fn(run.classifier(run.extractor(x)), torch.from_numpy(fer.labels[idx])))
+        loss = _step(optimiser, loss_fn(_logits(run, x), torch.from_numpy(fer.labels[idx])))
         losses.append(loss)
         pace.report(run, step + 1, epoch=step // config.checkpoint_every + 1, loss=loss)
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == steps:
@@ -105,12 +105,17 @@ class _MixedLoss:
         x = augment(infant.tensors[torch.from_numpy(idx)], STRONG, generator)
         y = torch.from_numpy(infant.labels[idx])
         if not self.n_fer or fer is None:
-            return self.infant_loss(run.classifier(run.extractor(x)), y)
+            return self.infant_loss(_logits(run, x), y)
         fidx = fer.train[rng.integers(0, len(fer.train), size=self.n_fer)]
         fx = augment(fer_batch(fer, fidx, run.config.image_size), LIGHT, generator)
-        logits = run.classifier(run.extractor(torch.cat([x, fx])))
+        logits = _logits(run, torch.cat([x, fx]))
         fer_y = torch.from_numpy(fer.labels[fidx])
         return self.infant_loss(logits[: len(idx)], y) + 0.5 * self.fer_loss(logits[len(idx) :], fer_y)
+
+
+def _logits(run: TrainRun, x: torch.Tensor) -> torch.Tensor:
+    """The training classifier's logits; batches go channels-last, as the networks are while they train."""
+    return run.classifier(run.extractor(x.contiguous(memory_format=torch.channels_last)))
 
 
 def _class_weights(labels: np.ndarray) -> torch.Tensor:

@@ -141,11 +141,12 @@ def _training_run(job: TrainingJob, reporter: _ProgressReporter) -> TrainingRun:
         training_folder_build(dataset=sources.found.infant_dir, labeled=sources.labeled, target=images)
     return TrainingRun(
         work_dir=work_dir,
-        cache_dir=Path(settings.VAR_DIR) / "training" / "cache",
+        cache_dir=Path(settings.VAR_DIR) / "cache" / "faces",  # the starter's face crops, found again
         fer_csv=sources.found.fer_csv,
         image_dir=images,
         options={
             "preset": "tiny" if job.options.get("preset") == "tiny" else "full",
+            "threads": settings.INFANTINO_TRAIN_THREADS,
             **({"resume": True} if resume else {}),
         },
         tags={
@@ -208,7 +209,7 @@ class _ProgressReporter:
             "epoch": event.epoch,
             "loss": event.loss,
             "metrics": event.metrics,
-            "eta_seconds": event.eta_seconds,
+            "eta_seconds": (event.metrics or {}).get("overall_eta_seconds", event.eta_seconds),
             "fraction": round(_overall_fraction(event), 4),
             "stage_fraction": round(event.fraction, 4),
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlcore.calibration import calibrate, nll, scale
+from mlcore.calibration import CONFIDENT, calibrate, fit_temperature, honest_temperature, nll, scale
 from mlcore.metrics import evaluate_probabilities, expected_calibration_error
 from mlcore.uncertainty import normalised_entropy
 
@@ -26,6 +26,30 @@ def test_an_overconfident_model_is_cooled_and_its_likelihood_improves():
     assert result.nll_after < result.nll_before
     calibrated = scale(probabilities, result.temperature)
     assert expected_calibration_error(calibrated, labels) < expected_calibration_error(probabilities, labels) / 3
+
+
+def test_answers_shown_at_least_90_percent_sure_are_right_at_least_85_percent_of_the_time():
+    # Most answers are hedged (50 % sure, right half the time): they pin the likeliest temperature near 1, which
+    # leaves a few answers 97 % sure that are right only 70 % of the time.
+    rng = np.random.default_rng(1)
+    n, n_sure = 400, 50
+    labels = rng.integers(0, 7, n)
+    sure_group = np.arange(n) < n_sure
+    right = np.where(sure_group, np.arange(n) < 0.7 * n_sure, rng.random(n) < 0.5)
+    predicted = np.where(right, labels, (labels + 1) % 7)
+    top = np.where(sure_group, 0.97, 0.5)
+    probabilities = np.repeat(((1 - top) / 6)[:, None], 7, axis=1)
+    probabilities[np.arange(n), predicted] = top
+
+    likeliest = fit_temperature(probabilities, labels)
+    shown = scale(probabilities, likeliest)
+    sure = shown.max(axis=1) >= CONFIDENT
+    assert sure.any() and (shown.argmax(1) == labels)[sure].mean() < 0.85  # what likelihood alone would show
+
+    honest = scale(probabilities, calibrate(probabilities, labels).temperature)
+    sure = honest.max(axis=1) >= CONFIDENT
+    assert not sure.any() or (honest.argmax(1) == labels)[sure].mean() >= 0.85
+    assert honest_temperature(probabilities, labels, likeliest) > likeliest
 
 
 def test_temperature_scaling_keeps_the_predicted_label():

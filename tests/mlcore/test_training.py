@@ -36,7 +36,11 @@ def test_training_registers_a_version_with_metrics_reference_and_held_out_split(
         progress=events.append,
     )
 
-    assert [v.version for v in registry.versions()] == [result.version]
+    served, recipe = registry.versions()  # the recipe scored on the held-out photos, then the head served
+    assert served.version == result.version and served.tags["recipe_version"] == recipe.version
+    assert (recipe.tags["fitted_on"], served.tags["fitted_on"]) == ("train", "train+test")
+    assert served.metrics["test_infant_accuracy"] == recipe.metrics["test_infant_accuracy"]
+    assert served.metrics["final_fit_n"] > recipe.metrics["infant_n"]
     assert registry.live_version() is None  # registered, not live: moving the alias is the caller's decision
     info = registry.version_info(result.version)
     assert info.tags["kind"] == "retrain" and info.tags["extractor_id"] == result.extractor_id
