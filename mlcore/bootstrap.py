@@ -267,7 +267,7 @@ def _split_record(rows: _Rows, image_dir: Path | None) -> dict[str, object]:
 
 def _sampling_weights(labels: np.ndarray, domains: np.ndarray, *, source_share: float) -> np.ndarray:
     """Rows drawn class-balanced within each domain; FER2013 gets ``source_share`` of the draws when infant photos are
-    there too (0.5 measured ~2 points above 0.2 over 3 seeds: within the noise, never below)."""
+    there too (0.5 measured ~2 points above 0.2 on the same split over 3 seeds: within the noise)."""
     weights = np.zeros(len(labels))
     present = sorted(set(domains))
     for domain in present:
