@@ -57,7 +57,7 @@ test: $(VENV)/.dev $(MTCNN_WEIGHTS) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# Full training (FER2013 + infant photos from INFANTINO_DATA_DIR or ../shared/data); ~9-25 min on 2 cores.
+# Full training (FER2013 + infant photos from INFANTINO_DATA_DIR or ../shared/data); ~4 min on 2 cores.
 train: $(VENV)/.runtime $(MTCNN_WEIGHTS)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py train

@@ -27,9 +27,11 @@ class StageBars:
             postfix["epoch"] = event.epoch
         if event.loss is not None:
             postfix["loss"] = f"{event.loss:.3f}"
-        postfix.update({k: f"{v:.3f}" for k, v in event.metrics.items()})
+        postfix.update({k: f"{v:.3f}" for k, v in event.metrics.items() if not k.startswith("overall_")})
         if event.eta_seconds is not None:
             postfix["eta"] = _clock(event.eta_seconds)
+        if "overall_eta_seconds" in event.metrics:
+            postfix["all done in"] = _clock(event.metrics["overall_eta_seconds"])
         if postfix:
             self.bar.set_postfix(postfix, refresh=False)
         self.bar.refresh()
