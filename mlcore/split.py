@@ -1,4 +1,4 @@
-"""Seeded, stratified train/validation/test splits that keep near-duplicate images on the same side.
+"""Seeded, stratified train/validation/test splits and cross-validation folds that keep near-duplicates together.
 
 The infant set holds the same photo more than once (sometimes under two labels); a copy on each side
 of a split would leak test images into training. Near-duplicates are found with a difference hash
@@ -71,13 +71,29 @@ def grouped_split(
     Groups are visited in a seeded random order, rarest label first; each goes to the side that is
     furthest below its target for that group's labels. A group with two labels counts for both.
     """
+    fractions = np.array([1.0 - val_fraction - test_fraction, val_fraction, test_fraction])
+    if fractions[0] <= 0 or (fractions < 0).any():
+        raise ValueError("val_fraction + test_fraction must be below 1 and neither negative")
+    side_of = _deal(labels, groups, fractions, seed)
+    return Split(*(np.sort(np.nonzero(side_of == s)[0]) for s in range(3)))
+
+
+def grouped_folds(labels: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """The test indices of each of ``k`` cross-validation folds: whole groups, each label spread evenly."""
+    if k < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, not {k}")
+    if len(np.unique(groups)) < k:
+        raise ValueError(f"{len(np.unique(groups))} groups of photos cannot fill {k} folds")
+    side_of = _deal(labels, groups, np.full(k, 1.0 / k), seed)
+    return [np.nonzero(side_of == fold)[0] for fold in range(k)]
+
+
+def _deal(labels: np.ndarray, groups: np.ndarray, fractions: np.ndarray, seed: int) -> np.ndarray:
+    """The side each image goes to, dealing whole groups rarest label first to the side furthest below its share."""
     labels = np.asarray(labels)
     groups = np.asarray(groups)
     if len(labels) != len(groups):
         raise ValueError("labels and groups differ in length")
-    fractions = np.array([1.0 - val_fraction - test_fraction, val_fraction, test_fraction])
-    if fractions[0] <= 0 or (fractions < 0).any():
-        raise ValueError("val_fraction + test_fraction must be below 1 and neither negative")
     counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
     targets = fractions[:, None] * counts[None, :]  # side × label
     filled = np.zeros_like(targets)
@@ -95,10 +111,10 @@ def grouped_split(
         # Relative deficit of each side for this group's labels; the neediest side takes the group.
         deficit = ((targets[:, present] - filled[:, present]) / np.maximum(targets[:, present], 1e-9)).mean(axis=1)
         deficit[fractions == 0] = -np.inf
-        side = int(np.argmax(deficit + rng.uniform(0, 1e-6, size=3)))
+        side = int(np.argmax(deficit + rng.uniform(0, 1e-6, size=len(fractions))))
         filled[side] += group_counts
         side_of[idx] = side
-    return Split(*(np.sort(np.nonzero(side_of == s)[0]) for s in range(3)))
+    return side_of
 
 
 def stratified_split(labels: np.ndarray, *, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -49,6 +49,9 @@ class TrainConfig:
     adapt_bn: bool = True  # re-estimate every batch-norm statistic on infant photos (AdaBN) before the fine-tune
     val_fraction: float = 0.15
     test_fraction: float = 0.2
+    # These photos (``label/file`` under image_dir) are the held-out ones, and val_fraction is then a share of the
+    # rest; None: the seeded split holds out test_fraction. Cross-validation names each fold's photos here.
+    test_names: tuple[str, ...] | None = None
     # head and calibration
     head_epochs: int = 60
     coverage: float = 0.85
@@ -82,10 +85,11 @@ class TrainConfig:
         return cls(**settings)
 
     def params(self) -> dict[str, str]:
+        # Not test_names: split.json records them, and a fold's hundreds of names overflow an MLflow param value.
         return {
             k: str(v)
             for k, v in asdict(self).items()
-            if k not in ("tags", "resume", "work_dir", "cache_dir", "threads")
+            if k not in ("tags", "resume", "work_dir", "cache_dir", "threads", "test_names")
         }
 
 

@@ -64,16 +64,30 @@ def load_infant(config: TrainConfig, progress: ProgressCallback) -> InfantData:
         found += box_found
         progress(ProgressEvent(stage="faces", step=i, total=len(items)))
     labels = np.array([item.label for item in items], dtype=np.int64)
-    split = grouped_split(
-        labels,
-        duplicate_groups(hashes),
-        val_fraction=config.val_fraction,
-        test_fraction=config.test_fraction,
-        seed=config.seed,
-    )
+    names = [item.path.relative_to(root).as_posix() for item in items]
+    split = _split(config, labels, duplicate_groups(hashes), names)
     tensors = batch(faces, size=config.image_size, mean=NORM.mean, std=NORM.std)
     logger.info("infant photos: %d, face found in %d (%s)", len(items), found, detector.name)
-    return InfantData(tensors, labels, [item.path.relative_to(root).as_posix() for item in items], split, found)
+    return InfantData(tensors, labels, names, split, found)
+
+
+def _split(config: TrainConfig, labels: np.ndarray, groups: np.ndarray, names: list[str]) -> Split:
+    """The seeded split, or, when the config names the test photos, those and a seeded train/val split of the rest."""
+    if config.test_names is None:
+        return grouped_split(
+            labels, groups, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed
+        )
+    unknown = set(config.test_names) - set(names)
+    if unknown:
+        raise ValueError(f"{len(unknown)} test photos are not under {config.image_dir}, e.g. {sorted(unknown)[0]}")
+    is_test = np.isin(names, config.test_names)
+    if np.intersect1d(groups[is_test], groups[~is_test]).size:
+        raise ValueError("a test photo has a near-duplicate outside the test photos: it would leak into training")
+    rest = np.nonzero(~is_test)[0]
+    split = grouped_split(
+        labels[rest], groups[rest], val_fraction=config.val_fraction, test_fraction=0.0, seed=config.seed
+    )
+    return Split(train=rest[split.train], val=rest[split.val], test=np.nonzero(is_test)[0])
 
 
 def _crop_cached(path: Path, detector: Any, config: TrainConfig) -> tuple[Image.Image, bool, np.ndarray]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mlcore.split import dhash, duplicate_groups, grouped_split, stratified_split
+from mlcore.split import dhash, duplicate_groups, grouped_folds, grouped_split, stratified_split
 from tests.mlcore.tiny_data import distinct_face
 
 
@@ -63,3 +63,43 @@ def test_stratified_split_puts_every_label_on_both_sides():
 def test_impossible_fractions_are_refused():
     with pytest.raises(ValueError):
         grouped_split(np.zeros(10, dtype=int), np.arange(10), val_fraction=0.6, test_fraction=0.5, seed=0)
+
+
+def test_every_photo_is_in_exactly_one_test_fold():
+    labels = np.repeat(np.arange(7), [30, 6, 25, 40, 35, 20, 45])
+    folds = grouped_folds(labels, np.arange(len(labels)), 5, seed=0)
+    assert len(folds) == 5
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(labels)))
+
+
+def test_folds_never_split_a_group_of_near_duplicates():
+    labels = np.repeat(np.arange(7), 20)
+    groups = np.arange(len(labels))
+    groups[[0, 25, 50]] = 0  # one photo filed under three labels
+    groups[[60, 61, 62, 63]] = 60  # four copies of one photo
+    folds = grouped_folds(labels, groups, 4, seed=2)
+    assert sum({0, 25, 50} <= set(fold) for fold in folds) == 1
+    assert sum({60, 61, 62, 63} <= set(fold) for fold in folds) == 1
+
+
+def test_each_label_spreads_evenly_over_the_folds_and_the_seed_decides_the_deal():
+    labels = np.repeat(np.arange(7), [57, 56, 57, 70, 70, 70, 57])
+    groups = np.arange(len(labels))
+    folds = grouped_folds(labels, groups, 5, seed=0)
+    for fold in folds:
+        counts = np.bincount(labels[fold], minlength=7)
+        assert np.all(np.abs(counts - np.bincount(labels) / 5) <= 1.5), counts
+    again = grouped_folds(labels, groups, 5, seed=0)
+    other = grouped_folds(labels, groups, 5, seed=1)
+    assert [f.tolist() for f in again] == [f.tolist() for f in folds] != [f.tolist() for f in other]
+
+
+def test_a_rare_label_reaches_as_many_folds_as_it_has_photos():
+    labels = np.repeat(np.arange(7), [30, 3, 30, 30, 30, 30, 30])
+    folds = grouped_folds(labels, np.arange(len(labels)), 5, seed=0)
+    assert sum(1 in labels[fold] for fold in folds) == 3
+
+
+def test_fewer_groups_than_folds_are_refused():
+    with pytest.raises(ValueError, match="cannot fill 5 folds"):
+        grouped_folds(np.arange(7), np.array([0, 0, 1, 1, 2, 2, 3]), 5, seed=0)

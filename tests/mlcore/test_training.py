@@ -155,3 +155,29 @@ def test_target_domain_statistics_replace_the_source_ones_and_keep_each_layers_m
     assert not torch.allclose(first.running_mean, torch.zeros_like(first.running_mean))
     assert [m.momentum for m in norms] == momenta
     assert not extractor.training
+
+
+def test_named_test_photos_are_the_held_out_ones_and_the_rest_split_into_train_and_val(data, registry, tmp_path):
+    from mlcore.labels import LABELS
+
+    chosen = tuple(f"{label}/1.png" for label in LABELS)
+    config = TrainConfig.tiny(
+        fer_csv=None, image_dir=data["images"], work_dir=tmp_path / "w", infant_epochs=0, test_names=chosen
+    )
+    result = train(config, registry)
+
+    split = registry.version_json(result.version, "split.json")
+    assert sorted(result.heldout) == sorted(split["test"]) == sorted(chosen)
+    assert split["train"] and split["val"] and not set(split["train"]) & set(split["val"])
+    assert len(split["train"]) + len(split["val"]) + len(chosen) == 5 * len(LABELS) + 1
+    assert registry.version_info(result.version).metrics["test_infant_n"] == len(chosen)
+
+
+def test_named_test_photos_with_a_near_duplicate_left_in_training_are_refused(data, tmp_path):
+    from mlcore.progress import no_progress
+    from mlcore.training.data import load_infant
+
+    leaky = ("angry/0.png",)  # its re-encoded copy, sad/copy.jpg, would stay in training
+    config = TrainConfig.tiny(fer_csv=None, image_dir=data["images"], work_dir=tmp_path / "w", test_names=leaky)
+    with pytest.raises(ValueError, match="near-duplicate"):
+        load_infant(config, no_progress)
