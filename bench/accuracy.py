@@ -128,6 +128,7 @@ def main() -> None:
     photos = Photos(found.infant_dir)
     scored = []
     for info, split in chosen:
+        photos.roots.append(Path(split.get("image_dir") or found.infant_dir))  # a retrain's own folder, if kept
         model = registry.load(info.version)
         result = score(model, info, photos, split["test"][: args.limit])
         fer_csv = info.params.get("fer_csv")
@@ -199,14 +200,15 @@ class Photos:
     """Held-out photos by name, opened once for every version that scores them."""
 
     def __init__(self, infant_dir: Path) -> None:
-        self.infant_dir = infant_dir
+        self.roots = [infant_dir]  # the dataset first; then the folders trainings built (photos users labeled)
         self._opened: dict[str, Image.Image] = {}
 
     def __getitem__(self, name: str) -> Image.Image:
         from mlcore.imageio import open_image_file
 
         if name not in self._opened:
-            self._opened[name] = open_image_file(str(self.infant_dir / name))
+            found = next((root / name for root in self.roots if (root / name).exists()), self.roots[0] / name)
+            self._opened[name] = open_image_file(str(found))
         return self._opened[name]
 
 

@@ -91,11 +91,11 @@ def main() -> None:
     )
     try:
         report = observe(args, photos, started)
+        report["clone"] = str(clone) if args.keep else None
+        print(json.dumps(report, indent=2), flush=True)
     finally:
-        os.killpg(server.pid, signal.SIGINT)
+        os.killpg(server.pid, signal.SIGTERM)  # not SIGINT: a shell that starts a job in the background ignores it
         server.wait(timeout=60)
-    report["clone"] = str(clone) if args.keep else None
-    print(json.dumps(report, indent=2))
 
 
 def observe(args: argparse.Namespace, photos: list[Path], started: float) -> dict[str, Any]:

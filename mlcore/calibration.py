@@ -56,7 +56,9 @@ def honest_temperature(probabilities: np.ndarray, labels: np.ndarray, temperatur
     correct = probabilities.argmax(axis=1) == labels  # scaling never changes which class is on top
     for t in temperature * np.exp(np.linspace(0.0, np.log(20.0), 61)):
         sure = scale(probabilities, t).max(axis=1) >= CONFIDENT
-        if not sure.any() or correct[sure].mean() >= CONFIDENT_ACCURACY:
+        # Counted with one imagined mistake: five right out of five cannot vouch for 85 %, it takes six (a starter
+        # calibrated without it was 4 of 5 right at >= 90 % on the held-out photos).
+        if not sure.any() or correct[sure].sum() / (sure.sum() + 1) >= CONFIDENT_ACCURACY:
             return float(t)
     return float(t)
 

@@ -16,7 +16,9 @@ def training_folder_build(*, dataset: Path | None, labeled: Sequence[tuple[Predi
     if dataset is not None:
         for folder in (dataset / label for label in LABELS):
             for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-                link = target / folder.name / f"dataset-{path.name}"
+                # Its own name: the split a training records then names the photos as the starter's does, so the
+                # two are scored on the same held-out photos (bench/accuracy.py pairs them).
+                link = target / folder.name / path.name
                 if not link.exists():
                     link.symlink_to(path.resolve())
     for prediction, label in labeled:
