@@ -87,7 +87,7 @@ class Scored:
     report: dict[str, Any]
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="append", help="a version to score (repeatable; default: see above)")
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding infant/ and fer2013/")
@@ -102,7 +102,11 @@ def main() -> None:
     parser.add_argument("--preset", choices=("full", "tiny"), default="full", help="the recipes' base (with --cv)")
     parser.add_argument("--fold-seed", type=int, default=0, help="deals the folds (with --cv)")
     parser.add_argument("--work", type=Path, default=None, help="keep the folds' registry and runs here (with --cv)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     found = data_folders(args.data)
     if found.infant_dir is None:
         sys.exit(f"no infant images under {args.data}: the benchmark needs the shared data")
