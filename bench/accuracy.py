@@ -132,7 +132,7 @@ def main() -> None:
     photos = Photos(found.infant_dir)
     scored = []
     for info, split in chosen:
-        photos.roots.append(Path(split.get("image_dir") or found.infant_dir))  # a retrain's own folder, if kept
+        photos.add_root(Path(split.get("image_dir") or found.infant_dir))  # a retrain's own folder, if kept
         model = registry.load(info.version)
         result = score(model, info, photos, split["test"][: args.limit])
         fer_csv = info.params.get("fer_csv")
@@ -206,6 +206,10 @@ class Photos:
     def __init__(self, infant_dir: Path) -> None:
         self.roots = [infant_dir]  # the dataset first; then the folders trainings built (photos users labeled)
         self._opened: dict[str, Image.Image] = {}
+
+    def add_root(self, root: Path) -> None:
+        if root not in self.roots:
+            self.roots.append(root)
 
     def __getitem__(self, name: str) -> Image.Image:
         from mlcore.imageio import open_image_file

@@ -170,8 +170,10 @@ def mlflow_server(
             process.wait(timeout=20)
 
 
-def register_tiny_model(tracking_uri: str, artifacts: str | None, model_name: str = "infantino-expressions") -> str:
-    """Register a tiny random model in a store and make it live; returns the version."""
+def register_tiny_model(
+    tracking_uri: str, artifacts: str | None, model_name: str = "infantino-expressions", *, scored: float = 0.5
+) -> str:
+    """Register a tiny random model in a store and make it live, recorded as scoring ``scored``; returns the version."""
     import torch
 
     from mlcore.extractor import ExtractorConfig, build_extractor
@@ -185,7 +187,7 @@ def register_tiny_model(tracking_uri: str, artifacts: str | None, model_name: st
         head=tiny_head(),
         extractor_id=registry.log_extractor(extractor),
         kind="test",
-        metrics={"infant_accuracy": 0.5, "fer_accuracy": 0.5},
+        metrics={"infant_accuracy": scored, "fer_accuracy": scored},
     )
     registry.set_live(version, by="tests")
     return version

@@ -209,7 +209,7 @@ class _ProgressReporter:
             "epoch": event.epoch,
             "loss": event.loss,
             "metrics": event.metrics,
-            "eta_seconds": (event.metrics or {}).get("overall_eta_seconds", event.eta_seconds),
+            "eta_seconds": event.metrics.get("overall_eta_seconds", event.eta_seconds),
             "fraction": round(_overall_fraction(event), 4),
             "stage_fraction": round(event.fraction, 4),
         }

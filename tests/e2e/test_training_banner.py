@@ -9,7 +9,7 @@ import pytest
 from tests.e2e.conftest import STAFF_PASSWORD, STAFF_USER, RunningApp, sign_in
 from tests.e2e.test_accessibility import blocking_violations
 from tests.mlcore.tiny_data import fer_csv, image_folder
-from tests.servers import app_env, app_server, manage
+from tests.servers import app_env, app_server, manage, register_tiny_model
 
 pytestmark = pytest.mark.e2e
 
@@ -24,27 +24,6 @@ WATCH_BANNER = """() => {
 }"""
 
 
-def register_weak_starter(var_dir) -> str:  # type: ignore[no-untyped-def]
-    """A tiny live model that scored nothing, so the retrain's guard lets any new version go live."""
-    import torch
-
-    from mlcore.extractor import ExtractorConfig, build_extractor
-    from mlcore.registry import Registry
-    from tests.conftest import tiny_head
-
-    torch.manual_seed(0)
-    registry = Registry(f"sqlite:///{var_dir / 'mlflow.db'}", artifact_root=(var_dir / "mlartifacts").as_uri())
-    extractor = build_extractor(ExtractorConfig(image_size=32), imagenet=False).eval()
-    version = registry.register(
-        head=tiny_head(),
-        extractor_id=registry.log_extractor(extractor),
-        kind="test",
-        metrics={"infant_accuracy": 0.0, "fer_accuracy": 0.0},
-    )
-    registry.set_live(version, by="tests")
-    return version
-
-
 @pytest.fixture(scope="module")
 def training_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     var_dir = tmp_path_factory.mktemp("banner-var")
@@ -55,7 +34,8 @@ def training_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAp
     env = app_env(
         var_dir, INFANTINO_WARM_START="true", INFANTINO_DATA_DIR=str(data), DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD
     )
-    version = register_weak_starter(var_dir)
+    # It scored nothing, so the retrain's guard lets any new version go live.
+    version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri(), scored=0.0)
     with app_server(env, var_dir / "server.log") as url:
         manage(env, "createsuperuser", "--noinput", "--username", STAFF_USER, "--email", "admin@example.org")
         yield RunningApp(url=url, var_dir=var_dir, env=env, version=version)
