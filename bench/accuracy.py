@@ -23,14 +23,15 @@ both hold out the same photos. Photos go through the served path: face detector,
 ``paired`` holds, for each starter and trained version scored on the same photos, the accuracy difference
 (trained − starter) with its 95 % paired-bootstrap interval; an interval that excludes 0 is a real difference.
 
-``--cv K`` (5 without a number) trains instead: grouped, stratified K-fold cross-validation of a recipe
-(``--recipe``, a JSON object of TrainConfig fields over the preset; default ``{}``) on the infant photos of
-``--data``, in a throw-away registry (``--work DIR`` keeps it); see ``bench/crossval.py``. ``--fold-seed`` deals
-the folds. ``--compare A B`` cross-validates two recipes on the same folds. Under ``recipes``, per recipe:
-``folds`` (accuracy, macro-F1, per-class recall, ECE, 3-class ``valence_accuracy``, ``seconds``) and ``overall``,
-pooled over all photos, each scored once by the fold model that did not train on it, with ``accuracy_ci95`` and
-``valence_accuracy_ci95``. With ``--compare``, ``paired`` holds B − A in pooled accuracy and macro-F1, each with
-its 95 % paired-bootstrap interval. ``--preset tiny`` uses ``TrainConfig.tiny`` (seconds; a smoke check).
+``--cv K`` (5 without a number) trains instead: grouped, stratified K-fold cross-validation of a recipe (``--recipe``,
+a JSON object of TrainConfig fields over the preset; default ``{}``) on the infant photos of ``--data``, in a
+throw-away registry; see ``bench/crossval.py``. ``--work DIR`` keeps it, with each FER2013 stage and each recipe's fold
+results, which later runs reuse (``bench/crossval_store.py``; ``--fresh`` trains again). ``--fold-seed`` deals the
+folds. ``--compare A B`` cross-validates two recipes on the same folds. Under ``recipes``, per recipe: ``folds``
+(accuracy, macro-F1, per-class recall, ECE, 3-class ``valence_accuracy``, ``seconds``) and ``overall``, pooled over all
+photos, each scored once by the fold model that did not train on it, with ``accuracy_ci95`` and
+``valence_accuracy_ci95``. With ``--compare``, ``paired`` holds B − A in pooled accuracy and macro-F1, each with its
+95 % paired-bootstrap interval. ``--preset tiny`` uses ``TrainConfig.tiny`` (seconds; a smoke check).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import numpy as np  # noqa: E402
 
-from bench.common import SHARED_DATA  # noqa: E402
+from bench.common import SHARED_DATA, base_config  # noqa: E402
 from bench.crossval import cross_validate, recipe  # noqa: E402
 from mlcore.comparison import (  # noqa: E402
     BOOTSTRAP_DRAWS,
@@ -63,14 +64,13 @@ from mlcore.comparison import (  # noqa: E402
     paired_difference,
     shown,
 )
-from mlcore.datasets import DataFolders, data_folders  # noqa: E402
+from mlcore.datasets import data_folders  # noqa: E402
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from mlcore.model import ExpressionModel
     from mlcore.registry import Registry, VersionInfo
-    from mlcore.training import TrainConfig
 
 STARTER, TRAINED = "bootstrap", "retrain"
 BOOTSTRAP_FER_VAL_FRACTION = 0.2  # the share of its FER2013 rows mlcore.bootstrap sets apart for validation
@@ -102,6 +102,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--preset", choices=("full", "tiny"), default="full", help="the recipes' base (with --cv)")
     parser.add_argument("--fold-seed", type=int, default=0, help="deals the folds (with --cv)")
     parser.add_argument("--work", type=Path, default=None, help="keep the folds' registry and runs here (with --cv)")
+    parser.add_argument("--fresh", action="store_true", help="train again what --work holds results of (with --cv)")
     return parser.parse_args()
 
 
@@ -112,11 +113,9 @@ def main() -> None:
         sys.exit(f"no infant images under {args.data}: the benchmark needs the shared data")
     if args.cv is not None:
         recipes = args.compare or [args.recipe]
-        print(
-            json.dumps(
-                cross_validate(base_config(args.preset, found), recipes, k=args.cv, seed=args.fold_seed, work=args.work)
-            )
-        )
+        base = base_config(args.preset, found)
+        report = cross_validate(base, recipes, k=args.cv, seed=args.fold_seed, work=args.work, fresh=args.fresh)
+        print(json.dumps(report))
         return
     if args.compare:
         sys.exit("--compare cross-validates: give --cv too")
@@ -152,17 +151,6 @@ def main() -> None:
         report["missing_kinds"] = sorted({STARTER, TRAINED} - {s.kind for s in scored})
     report["bench_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(report))
-
-
-def base_config(preset: str, found: DataFolders) -> TrainConfig:
-    """The recipe every cross-validated one overrides: the training defaults, or seconds-long tiny settings."""
-    from mlcore.training import TrainConfig
-
-    assert found.infant_dir is not None
-    if preset == "tiny":
-        return TrainConfig.tiny(fer_csv=found.fer_csv, image_dir=found.infant_dir, work_dir=Path("unused"))
-    # Face crops cached by content and detector, as ablations and `manage.py train` keep them.
-    return TrainConfig(fer_csv=found.fer_csv, image_dir=found.infant_dir, cache_dir=ROOT / "var" / "cache" / "faces")
 
 
 def asked_versions(registry: Registry, versions: list[str]) -> list[tuple[VersionInfo, dict[str, Any]]]:

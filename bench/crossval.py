@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench import crossval_store as store
 from mlcore.comparison import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED, Estimate, accuracy_interval, correct, paired_difference
 from mlcore.labels import NUM_CLASSES
 from mlcore.metrics import Evaluation, evaluate_probabilities, macro_f1
@@ -65,6 +66,7 @@ class FoldResult:
     train_seconds: float  # as the training recorded it: a shared FER stage counts its measured seconds again
     shared_fer: bool
     training_test_accuracy: float  # the training's own test_infant_accuracy, on cached crops: should agree
+    stored: bool = False  # read back from a kept folder (``bench/crossval_store.py``), not trained in this run
 
 
 def photo_folds(infant_dir: Path, *, k: int, seed: int) -> Folds:
@@ -101,9 +103,18 @@ def recipe_config(base: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
 
 
 def cross_validate(
-    base: TrainConfig, recipes: list[dict[str, Any]], *, k: int, seed: int, work: Path | None = None
+    base: TrainConfig,
+    recipes: list[dict[str, Any]],
+    *,
+    k: int,
+    seed: int,
+    work: Path | None = None,
+    fresh: bool = False,
 ) -> dict[str, Any]:
-    """Every recipe trained and scored on the same folds; with two, the paired difference B − A."""
+    """Every recipe trained and scored on the same folds; with two, the paired difference B − A.
+
+    A kept ``work`` folder reuses its FER2013 stages and, unless ``fresh``, its recipes' stored fold results.
+    """
     import torch
 
     from mlcore.registry import Registry
@@ -125,11 +136,14 @@ def cross_validate(
         registry = Registry(
             f"sqlite:///{root / 'mlflow.db'}", artifact_root=(root / "artifacts").as_uri(), model_name="crossval"
         )
-        after_fer: dict[tuple[Any, ...], Path] = {}
-        results = [
-            run_folds(config, folds, registry=registry, work=root / f"recipe_{r}", after_fer=after_fer)
-            for r, config in zip("AB", configs, strict=False)
-        ]
+        results = []
+        for r, config in zip("AB", configs, strict=False):
+            stored = store.results_path(root, config, k=k, seed=seed, names=folds.names)
+            found = None if fresh else store.load_results(stored)
+            if found is None:
+                found = run_folds(config, folds, registry=registry, work=root / f"recipe_{r}")
+                store.save_results(stored, found)
+            results.append(found)
     report: dict[str, Any] = {
         "k": k,
         "fold_seed": seed,
@@ -148,10 +162,8 @@ def cross_validate(
     return report
 
 
-def run_folds(
-    config: TrainConfig, folds: Folds, *, registry: Registry, work: Path, after_fer: dict[tuple[Any, ...], Path]
-) -> list[FoldResult]:
-    """Train and score one recipe on every fold, starting from a post-FER checkpoint of equal FER-stage settings."""
+def run_folds(config: TrainConfig, folds: Folds, *, registry: Registry, work: Path) -> list[FoldResult]:
+    """Train and score one recipe on every fold, starting from the kept FER2013 stage of equal settings."""
     from mlcore.datasets import LabeledImages
     from mlcore.evaluation import model_probabilities
     from mlcore.imageio import open_image_file
@@ -159,10 +171,11 @@ def run_folds(
 
     assert config.image_dir is not None
     key = tuple(getattr(config, name) for name in FER_STAGE_FIELDS)
+    kept = store.fer_stage(work.parent, key)
     found = []
     for fold, indices in enumerate(folds.test, 1):
         names = [folds.names[i] for i in indices]
-        shared = after_fer.get(key)
+        shared = kept if kept.exists() else None
         fold_config = replace(
             config,
             work_dir=work / f"fold_{fold}",
@@ -174,7 +187,8 @@ def run_folds(
         result = train(fold_config, registry)
         if sorted(result.heldout) != sorted(names):
             raise RuntimeError(f"fold {fold} trained with other held-out photos than it was given")
-        after_fer.setdefault(key, fold_config.work_dir / AFTER_FER)
+        if shared is None and config.fer_steps > 0:
+            store.keep_fer_stage(work.parent, key, fold_config.work_dir / AFTER_FER)
         model = registry.load(result.version)
         images = [open_image_file(str(Path(config.image_dir) / name)) for name in names]
         probabilities = model_probabilities(model, LabeledImages(images, folds.labels[indices], names, False))
@@ -214,6 +228,7 @@ def recipe_report(folds: Folds, found: list[FoldResult]) -> dict[str, Any]:
             "seconds": round(f.seconds, 1),
             "train_seconds": round(f.train_seconds, 1),
             "shared_fer_stage": f.shared_fer,
+            "stored": f.stored,
         }
         for fold, f in enumerate(found, 1)
     ]

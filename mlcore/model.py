@@ -66,7 +66,7 @@ class ExpressionModel:
         """Embeddings (n × 64, float32) of already-cropped faces."""
         tensors = batch(faces, size=self.config.image_size, mean=self.config.mean, std=self.config.std)
         with self._torch_lock, torch.inference_mode():
-            return self.extractor(tensors).numpy().astype(np.float32)
+            return self.extractor.embed(tensors).numpy().astype(np.float32)
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         return head_probabilities(self.head, embeddings, temperature=self.temperature)

@@ -111,15 +111,15 @@ class ONet(nn.Module):
         self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
         self.dense6_1 = nn.Linear(256, 2)
         self.dense6_2 = nn.Linear(256, 4)
-        self.dense6_3 = nn.Linear(256, 10)  # landmarks: unused, present so the weights load strictly
+        self.dense6_3 = nn.Linear(256, 10)  # five landmarks (x then y, as shares of the box): eyes, nose, mouth
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.pool1(self.prelu1(self.conv1(x)))
         x = self.pool2(self.prelu2(self.conv2(x)))
         x = self.pool3(self.prelu3(self.conv3(x)))
         x = self.prelu4(self.conv4(x))
         x = self.prelu5(self.dense5(x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)))
-        return self.dense6_2(x), torch.softmax(self.dense6_1(x), dim=1)
+        return self.dense6_2(x), torch.softmax(self.dense6_1(x), dim=1), self.dense6_3(x)
 
 
 @functools.cache
@@ -153,18 +153,23 @@ class MTCNNFaceDetector:
         self.factor = factor
 
     def detect(self, image: Image.Image) -> list[tuple[int, int, int, int]]:
+        return [box for box, _ in self.detect_landmarks(image)]
+
+    def detect_landmarks(self, image: Image.Image) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+        """Face boxes, largest first, each with its five landmarks (5 × 2: x, y in the image's pixels)."""
         scale = min(1.0, self.max_side / max(image.size))
         small = image.convert("RGB")
         if scale < 1.0:
             small = small.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
         with torch.inference_mode():
-            boxes = self._cascade(torch.from_numpy(np.asarray(small, dtype=np.float32)).permute(2, 0, 1)[None])
+            rows = self._cascade(torch.from_numpy(np.asarray(small, dtype=np.float32)).permute(2, 0, 1)[None])
         found = []
-        for x1, y1, x2, y2 in boxes:
+        for x1, y1, x2, y2, *marks in rows:
             w, h = (x2 - x1) / scale, (y2 - y1) / scale
             if w >= 4 and h >= 4:
-                found.append((round(max(0.0, x1 / scale)), round(max(0.0, y1 / scale)), round(w), round(h)))
-        return sorted(found, key=lambda b: -b[2] * b[3])
+                box = (round(max(0.0, x1 / scale)), round(max(0.0, y1 / scale)), round(w), round(h))
+                found.append((box, np.array(marks, dtype=np.float32).reshape(2, 5).T / scale))
+        return sorted(found, key=lambda found: -found[0][2] * found[0][3])
 
     def _cascade(self, img: torch.Tensor) -> np.ndarray:
         pnet, rnet, onet = _nets(str(self.directory))
@@ -186,25 +191,27 @@ class MTCNNFaceDetector:
                 keep = batched_nms(found[:, :4], found[:, 4], torch.zeros(len(found), dtype=torch.long), 0.5)
                 candidates.append(found[keep])
         if not candidates:
-            return np.zeros((0, 4))
+            return np.zeros((0, 14))
         boxes = torch.cat(candidates)
         boxes = boxes[_nms(boxes, 0.7)]
         boxes = _square(_regress(boxes[:, :5], boxes[:, 5:9]))
         for net, size, threshold in ((rnet, 24, self.thresholds[1]), (onet, 48, self.thresholds[2])):
             if not len(boxes):
-                return np.zeros((0, 4))
+                return np.zeros((0, 14))
             patches = torch.cat([_patch(img, box, size, w, h) for box in boxes])
-            reg, prob = net((patches - 127.5) * 0.0078125)
+            reg, prob, *marks = net((patches - 127.5) * 0.0078125)
             keep = prob[:, 1] > threshold
             boxes = torch.cat([boxes[keep, :4], prob[keep, 1:2]], dim=1)
             reg = reg[keep]
             if net is rnet:
                 order = _nms(boxes, 0.7)
                 boxes = _square(_regress(boxes[order], reg[order]))
-            else:
-                boxes = _regress(boxes, reg)
+            else:  # landmarks are shares of the box ONet saw, before its regression
+                side = (boxes[:, 2:4] - boxes[:, 0:2] + 1).repeat_interleave(5, dim=1)
+                points = boxes[:, [0] * 5 + [1] * 5] + side * marks[0][keep]
+                boxes = torch.cat([_regress(boxes, reg), points], dim=1)
                 boxes = boxes[_nms(boxes, 0.7, minimum=True)]
-        return boxes[:, :4].numpy()
+        return torch.cat([boxes[:, :4], boxes[:, 5:]], dim=1).numpy()  # box, then 5 x and 5 y landmark coordinates
 
 
 def _proposals(reg: torch.Tensor, prob: torch.Tensor, scale: float, threshold: float) -> torch.Tensor:

@@ -108,6 +108,7 @@ def _networks(
         image_size=config.image_size,
         face_detector=config.face_detector,
         face_margin=config.face_margin,
+        tta_flip=config.tta_flip,
     )
     extractor = build_extractor(extractor_config, imagenet=config.imagenet and checkpoint is None)
     classifier = nn.Linear(extractor_config.embedding_dim, NUM_CLASSES)
@@ -126,6 +127,8 @@ def _networks(
 def _run_stages(run: TrainRun, checkpoint: dict[str, Any] | None) -> None:
     """The FER2013 stage, batch-norm adaptation and the infant stage, each from where the checkpoint left off."""
     stage, step = ("fer", 0) if checkpoint is None else (checkpoint["stage"], int(checkpoint["step"]))
+    if checkpoint is not None and stage == "infant":
+        run.average.update(checkpoint.get("average") or {})
     optimizer_state = checkpoint.get("optimizer") if checkpoint is not None else None
     if stage == "fer":
         run.clock.begin("fer")

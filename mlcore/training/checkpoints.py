@@ -47,6 +47,7 @@ def save_checkpoint(
     classifier: nn.Module,
     optimiser: torch.optim.Optimizer | None,
     seconds: dict[str, float],
+    average: dict[str, Any] | None = None,
 ) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -57,6 +58,7 @@ def save_checkpoint(
             "classifier": classifier.state_dict(),
             "optimizer": optimiser.state_dict() if optimiser else None,
             "seconds": dict(seconds),
+            "average": average or {},
         },
         tmp,
     )

@@ -34,6 +34,7 @@ class TrainConfig:
     image_size: int = 128
     face_detector: str = "mtcnn"
     face_margin: float = 0.25
+    tta_flip: bool = False  # the served extractor averages each face's embedding with its mirror image's
     # source stage (FER2013); 0 steps skips it
     fer_steps: int = 300
     fer_batch: int = 64
@@ -47,6 +48,8 @@ class TrainConfig:
     infant_lr: float = 5e-4
     fer_mix: float = 0.25  # FER rows added to each infant batch, as a share of it: keeps the source skill
     adapt_bn: bool = True  # re-estimate every batch-norm statistic on infant photos (AdaBN) before the fine-tune
+    mixup: float = 0.0  # Beta(a, a) mixup of the infant rows of each batch; 0 is off
+    average_epochs: int = 0  # serve the mean of the weights after each of the last N infant epochs (SWA); 0 is off
     val_fraction: float = 0.15
     test_fraction: float = 0.2
     # These photos (``label/file`` under image_dir) are the held-out ones, and val_fraction is then a share of the

@@ -39,7 +39,7 @@ def adapt_batch_norm(extractor: Extractor, x: torch.Tensor, progress: ProgressCa
 def _embed(extractor: Extractor, x: torch.Tensor) -> np.ndarray:
     with torch.inference_mode():
         return np.concatenate(
-            [extractor(x[i : i + 64]).numpy() for i in range(0, len(x), 64)]
+            [extractor.embed(x[i : i + 64]).numpy() for i in range(0, len(x), 64)]
             or [np.zeros((0, extractor.config.embedding_dim))]
         ).astype(np.float32)
 

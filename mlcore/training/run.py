@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class TrainRun:
     clock: Clock
     progress: ProgressCallback
     should_stop: Callable[[], bool]
+    average: dict[str, Any] = field(default_factory=dict)  # the running sum of averaged weights (``averaging``)
 
     def save(self, stage: str, step: int, optimiser: torch.optim.Optimizer | None) -> None:
         """Checkpoint the networks (and the optimiser) so that a resumed run starts from ``stage`` at ``step``."""
@@ -45,6 +46,7 @@ class TrainRun:
             classifier=self.classifier,
             optimiser=optimiser,
             seconds=self.clock.snapshot(),
+            average=self.average,
         )
 
     def log_metrics(self, metrics: dict[str, float], *, step: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from mlcore.augment import LIGHT, STRONG, augment
 from mlcore.extractor import Extractor
 from mlcore.labels import NUM_CLASSES
 from mlcore.progress import ProgressEvent
+from mlcore.training import averaging
 from mlcore.training.config import TrainingCancelled
 from mlcore.training.data import fer_batch
 from mlcore.training.run import TrainRun
@@ -86,7 +88,10 @@ def infant_stage(run: TrainRun, *, start: int, optimizer_state: dict[str, Any] |
         mean = float(np.mean(losses))
         run.log_metrics({"infant_train_loss": mean, "infant_val_accuracy_linear": val}, step=epoch + 1)
         pace.report(run, (epoch + 1) * per_epoch, epoch=epoch + 1, loss=mean, metrics={"val_acc": val})
+        if averaging.should_average(epoch, epochs=epochs, last=config.average_epochs):
+            averaging.accumulate(run.average, {"extractor": run.extractor, "classifier": run.classifier})
         run.save("infant", epoch + 1, optimiser)
+    averaging.apply(run.average, {"extractor": run.extractor, "classifier": run.classifier})
 
 
 class _MixedLoss:
@@ -104,13 +109,29 @@ class _MixedLoss:
         run, infant, fer = self.run, self.run.infant, self.run.fer
         x = augment(infant.tensors[torch.from_numpy(idx)], STRONG, generator)
         y = torch.from_numpy(infant.labels[idx])
+        x, mixed = self._mixup(x, y, rng)
         if not self.n_fer or fer is None:
-            return self.infant_loss(_logits(run, x), y)
+            return mixed(_logits(run, x))
         fidx = fer.train[rng.integers(0, len(fer.train), size=self.n_fer)]
         fx = augment(fer_batch(fer, fidx, run.config.image_size), LIGHT, generator)
         logits = _logits(run, torch.cat([x, fx]))
         fer_y = torch.from_numpy(fer.labels[fidx])
-        return self.infant_loss(logits[: len(idx)], y) + 0.5 * self.fer_loss(logits[len(idx) :], fer_y)
+        return mixed(logits[: len(idx)]) + 0.5 * self.fer_loss(logits[len(idx) :], fer_y)
+
+    def _mixup(
+        self, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        """The infant rows blended pairwise (mixup) when the config asks, and the loss of their logits."""
+        alpha = self.run.config.mixup
+        if alpha <= 0:
+            return x, lambda logits: self.infant_loss(logits, y)
+        lam = float(rng.beta(alpha, alpha))
+        partner = torch.from_numpy(rng.permutation(len(y)))
+        blended = lam * x + (1 - lam) * x[partner]
+        return (
+            blended,
+            lambda logits: lam * self.infant_loss(logits, y) + (1 - lam) * self.infant_loss(logits, y[partner]),
+        )
 
 
 def _logits(run: TrainRun, x: torch.Tensor) -> torch.Tensor:
