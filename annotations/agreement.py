@@ -50,3 +50,13 @@ def consensus(values: Sequence[Hashable], *, needed: int) -> Hashable | None:
         return None
     (label, count), *_ = Counter(values).most_common(1)
     return label if count * 2 > len(values) else None
+
+
+def labels_needed(*, per_image: int, suspect: bool) -> int:
+    """Labels an image needs before its consensus counts: a suspect one waits for a second annotator.
+
+    A label sent back as a likely mistake is one voice against the model's evidence; with one label per
+    image it would decide its image again alone, so a suspect image needs at least two, and a strict
+    majority of them (``consensus``): agreeing, they settle it; split, a third annotator or an adjudicator does.
+    """
+    return max(per_image, 2) if suspect else per_image

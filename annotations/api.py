@@ -27,6 +27,9 @@ from predictions.services import NO_IMAGE
 class AnnotationOutput(serializers.ModelSerializer):
     model_version = serializers.SerializerMethodField()
     annotator = serializers.CharField(source="annotator.get_username")
+    reason = serializers.SerializerMethodField(
+        help_text="Why the forgetting guard held this label back (status held_back); null otherwise."
+    )
 
     class Meta:
         model = Annotation
@@ -40,10 +43,15 @@ class AnnotationOutput(serializers.ModelSerializer):
             "created",
             "parent_version",
             "seconds",
+            "reason",
         ]
 
     def get_model_version(self, annotation: Annotation) -> str | None:
         return annotation.model_version or None
+
+    def get_reason(self, annotation: Annotation) -> str | None:
+        held_back = annotation.status == Annotation.Status.HELD_BACK
+        return (annotation.guard_note or None) if held_back else None
 
 
 class AnnotationInput(serializers.Serializer):
@@ -157,6 +165,8 @@ class QueueItemOutput(serializers.Serializer):
     model_version = serializers.CharField()
     labels = LabelOutput(many=True)
     agreement = serializers.FloatField(allow_null=True)
+    suspect = serializers.BooleanField(help_text="a label given to it looks wrong: it waits for a second annotator")
+    suspect_note = serializers.CharField(help_text="why the label looks wrong; empty when not suspect or blind")
 
     def get_image_url(self, item: QueueItem) -> str:
         url = prediction_image_url(item.image)

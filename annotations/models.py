@@ -22,6 +22,9 @@ class Annotation(models.Model):
     parent_version = models.CharField(max_length=32, blank=True)  # the live version it was learned onto
     guard_note = models.CharField(max_length=500, blank=True)
     seconds = models.FloatField(null=True, blank=True)  # time from the photo shown to the label, as the page measured
+    # Confident learning found this label likely wrong: why, and since when its image waits for a second annotator.
+    suspect_note = models.CharField(max_length=300, blank=True)
+    suspect_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created", "id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from annotations.learning import consolidate as consolidate_module
 from annotations.learning import online, sweep, warmup
 from annotations.learning import undo as undo_module
 from annotations.learning import unlearn as unlearn_module
@@ -17,6 +18,10 @@ def undo(*, version: str, parent: str) -> None:
 
 def unlearn(*, reason: str) -> None:
     unlearn_module.unlearn(reason=reason)
+
+
+def consolidate(*, user_id: int | None = None, when_due: bool = False) -> None:
+    consolidate_module.consolidate(user_id=user_id, when_due=when_due)
 
 
 def warm_up() -> None:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.roles import is_adjudicator, is_admin, is_annotator
 from annotations import selectors, services
 from annotations.learning.warmup import request_warm_up
+from annotations.selectors.effect import labeling_effect
 from predictions.models import Expression
 from predictions.selectors import live_model_notice
 
@@ -37,6 +38,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "labels_per_image": settings.INFANTINO_LABELS_PER_IMAGE,
             "agreement": selectors.agreement_summary(),
             "progress": selectors.labeling_progress(annotator=request.user),
+            "effect": labeling_effect(annotator=request.user),
             "blindness": selectors.blindness_for(request.user),
             "is_admin": is_admin(request.user),
             "is_adjudicator": is_adjudicator(request.user),

@@ -39,6 +39,7 @@ QUEUES = {
     "annotations.tasks.learn": "online",
     "annotations.tasks.undo": "online",
     "annotations.tasks.unlearn": "online",  # the head refit without a deleted photo: the single writer's job
+    "annotations.tasks.consolidate": "online",  # the head refit on every label: the single writer's too
     "annotations.tasks.warm_up": "online",
     LEARN_WAITING: "online",
     "modelops.tasks.run_retrain": "training",

@@ -194,8 +194,8 @@ INFANTINO_DATA_DIR = env_str("INFANTINO_DATA_DIR", str(_shared_data) if _shared_
 INFANTINO_LABELS_PER_IMAGE = env_int("INFANTINO_LABELS_PER_IMAGE", 1, minimum=1)  # labels an image needs to be learned
 INFANTINO_REPLAY_SIZE = env_int("INFANTINO_REPLAY_SIZE", 16)  # replay rows per online step; 0 = no replay
 INFANTINO_FORGETTING_GUARD = env_bool("INFANTINO_FORGETTING_GUARD", True)
-INFANTINO_FORGETTING_TOLERANCE = env_float("INFANTINO_FORGETTING_TOLERANCE", 0.02)  # accuracy drop allowed per domain
-
+INFANTINO_FORGETTING_TOLERANCE = env_float("INFANTINO_FORGETTING_TOLERANCE", 0.02)  # FER2013 drop below the anchor
+INFANTINO_CONSOLIDATE_EVERY = env_int("INFANTINO_CONSOLIDATE_EVERY", 25, minimum=0)  # refit on all labels; 0 = off
 # ---- uploads --------------------------------------------------------------------------------------
 # A photo whose parent gave no consent and that nobody labeled is deleted this many days after its upload.
 INFANTINO_RETENTION_DAYS = env_int("INFANTINO_RETENTION_DAYS", 30, minimum=1)

@@ -18,6 +18,7 @@ class ModelChange(models.Model):
         LEARN = "learn"  # an online label that passed the forgetting guard
         UNDO = "undo"  # a label taken back: live returns to the version before it
         UNLEARN = "unlearn"  # a learned photo deleted or its consent withdrawn: the head refitted without it
+        CONSOLIDATE = "consolidate"  # the head refitted on every label plus replay, passed the guard
 
     action = models.CharField(max_length=16, choices=Action.choices)
     version = models.CharField(max_length=32)

@@ -50,6 +50,8 @@ def _row(info: VersionInfo) -> VersionRow:
 
 
 def _learned_from(tags: dict[str, str]) -> str:
+    if tags.get("consolidation"):
+        return f"consolidation: every label so far ({tags['consolidation']})"
     label, annotations = tags.get("label", ""), tags.get("annotation_ids", "")
     if label and annotations:
         return f"{label} (annotation {annotations})"

@@ -11,5 +11,6 @@ urlpatterns = [
     path("dashboard/promote/", views.promote, name="promote"),
     path("dashboard/rollback/", views.rollback, name="rollback"),
     path("dashboard/retrain/", views.retrain_start, name="retrain"),
+    path("dashboard/consolidate/", views.consolidate, name="consolidate"),
     path("dashboard/retrain/<int:job_id>/cancel/", views.retrain_cancel, name="retrain-cancel"),
 ]

@@ -1,9 +1,10 @@
-"""The model-version dashboard (staff only): versions, their details, promote, roll back, retrain."""
+"""The model-version dashboard (staff only): versions, their details, promote, roll back, retrain, consolidate."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import user_passes_test
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,7 +16,7 @@ from accounts.roles import is_admin
 from modelops import selectors
 from modelops.charts import accuracy_chart, reliability_chart
 from modelops.models import TrainingJob
-from modelops.services import ModelChangeError, model_promote, model_rollback, retrain
+from modelops.services import ModelChangeError, consolidation_start, model_promote, model_rollback, retrain
 from predictions.ml import ReliabilityBin
 
 staff_only = user_passes_test(is_admin)
@@ -34,6 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "changes": state.changes,
             "job": state.job,
             "job_payload": state.job_payload,
+            "consolidate_every": settings.INFANTINO_CONSOLIDATE_EVERY,
             "calibration": calibration,
             "reliability": _reliability_svg(calibration.bins, version=calibration.version, domain=calibration.title)
             if calibration
@@ -125,4 +127,16 @@ def retrain_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
         raise Http404("No retrain has this number.") from None
     else:
         messages.info(request, f"Retrain #{job_id} will stop at its next step.")
+    return redirect("modelops:dashboard")
+
+
+@staff_only
+@require_POST
+def consolidate(request: HttpRequest) -> HttpResponse:
+    consolidation_start(user=request.user)
+    messages.success(
+        request,
+        "Consolidation started: the head is refitted on every label in the background, "
+        "and goes live if the guard lets it.",
+    )
     return redirect("modelops:dashboard")

@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from infantino_site.api_errors import ServiceUnavailable
@@ -172,7 +172,8 @@ def user_data_delete(*, user: AbstractBaseUser | AnonymousUser, session_key: str
         if user.is_authenticated:
             # Through the reverse relation by name: predictions must not import the annotations app.
             given = user.annotations.all()  # type: ignore[union-attr]
-            learned_from = {str(pk) for pk in given.filter(status__in=COUNTED).values_list("image_id", flat=True)}
+            learned = given.filter(Q(status__in=COUNTED) | Q(suspect_since__isnull=False))  # see _learned
+            learned_from = {str(pk) for pk in learned.values_list("image_id", flat=True)}
             _unlearn_on_commit(image_ids=sorted(learned_from), why="labels deleted")
             labels, _ = given.delete()
     return Deleted(
@@ -205,7 +206,10 @@ def prediction_consent_set(*, prediction: Prediction, consent: bool) -> Predicti
 def _learned(prediction_ids: list[object]) -> list[str]:
     """Which of these photos some model version learned from (labels that settled them, held back or not)."""
     # Through the reverse relation by name: predictions must not import the annotations app.
-    learned = Prediction.objects.filter(pk__in=prediction_ids, annotations__status__in=COUNTED)
+    # A label sent back as suspect is queued again, yet some version learned from it before it was.
+    learned = Prediction.objects.filter(pk__in=prediction_ids).filter(
+        Q(annotations__status__in=COUNTED) | Q(annotations__suspect_since__isnull=False)
+    )
     return sorted({str(pk) for pk in learned.values_list("pk", flat=True)})
 
 

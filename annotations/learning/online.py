@@ -8,8 +8,9 @@ import time
 from django.conf import settings
 from django.db import transaction
 
-from annotations.agreement import consensus
+from annotations.agreement import consensus, labels_needed
 from annotations.learning import lineage, replay
+from annotations.learning.consolidate import consolidate_when_due
 from annotations.learning.writer import LabelWaits, single_writer
 from annotations.models import Adjudication, Annotation
 from modelops.models import ModelChange
@@ -23,7 +24,10 @@ logger = logging.getLogger(__name__)
 def learn_from_annotation(*, annotation_id: int) -> str | None:
     """Learn the image of ``annotation_id`` if its consensus is reached; returns the new version, if any."""
     with single_writer():
-        return learn_locked(annotation_id)
+        version = learn_locked(annotation_id)
+    # Outside the lock: an inline job runner runs the consolidation at once, and it takes the lock itself.
+    consolidate_when_due(version=version)
+    return version
 
 
 def learn_locked(annotation_id: int) -> str | None:
@@ -56,7 +60,9 @@ def _decided(image_id: object, votes: list[Annotation]) -> str | None:
     adjudicated = Adjudication.objects.filter(image_id=image_id).values_list("label", flat=True).first()
     if adjudicated is not None:
         return adjudicated if any(vote.label == adjudicated for vote in votes) else None
-    return consensus([vote.label for vote in votes], needed=settings.INFANTINO_LABELS_PER_IMAGE)
+    suspect = any(vote.suspect_since is not None for vote in votes)  # sent back: waits for a second opinion
+    needed = labels_needed(per_image=settings.INFANTINO_LABELS_PER_IMAGE, suspect=suspect)
+    return consensus([vote.label for vote in votes], needed=needed)
 
 
 def _joined_settled_image(annotation: Annotation) -> bool:

@@ -1,4 +1,4 @@
-"""The labeling queue: the images most worth a label next, most uncertain under live first, diverse."""
+"""The labeling queue: images of suspect labels first, then the most uncertain under live, diverse."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count
 
-from annotations.agreement import pairwise_agreement
+from annotations.agreement import consensus, labels_needed, pairwise_agreement
 from annotations.models import Annotation
 from annotations.selectors.blind import blindness_for
-from annotations.selectors.votes import majority, votes_by_image
+from annotations.selectors.votes import votes_by_image
 from predictions import ml
 from predictions.models import Expression, ImageEmbedding, Prediction
 from predictions.selectors import predictions_usable_for_learning
@@ -32,13 +33,15 @@ class QueueItem:
     model_version: str
     labels: list[dict[str, str]]  # labels others gave already (shown, so conflicts are visible)
     agreement: float | None
+    suspect: bool = False  # a label it was learned with looks wrong: it waits for a second annotator
+    suspect_note: str = ""  # why (the model's view: empty in blind mode)
 
 
 def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] | None = None) -> list[QueueItem]:
     """The ``n`` shared images most worth labeling next for ``annotator``: most uncertain under live, diverse.
 
     Left out: images they labeled or skipped, images settled, decided by an adjudicator or marked unusable,
-    and ``exclude`` (ids an older page still sends).
+    and ``exclude`` (ids an older page still sends). Images whose label was sent back as suspect come first.
     """
     settled = Annotation.objects.filter(status__in=Annotation.COUNTED)
     candidates = (
@@ -53,13 +56,16 @@ def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] |
     )
     candidates = list(candidates)
     labels_by_image = votes_by_image([c.pk for c in candidates if c.n_labels])
+    suspects = _suspect_notes([c.pk for c in candidates if c.n_labels])
     # Images whose labels already decide them only wait for the writer: nobody needs to see them again.
-    candidates = [c for c in candidates if majority(labels_by_image.get(c.pk, [])) is None]
+    candidates = [c for c in candidates if _undecided(labels_by_image.get(c.pk, []), suspect=c.pk in suspects)]
     if not candidates:
         return []
     probabilities, version, vectors = _live_view(candidates)
     uncertainty = ml.normalised_entropy(probabilities)
-    picked = _diverse_order(uncertainty, vectors, n)  # blind or not, the order is the same
+    first = [i for i, c in enumerate(candidates) if c.pk in suspects][:n]
+    rest = _diverse_order(uncertainty, vectors, n)  # blind or not, the order is the same
+    picked = (first + [i for i in rest if i not in first])[:n]
     blind = blindness_for(annotator).blind
     items = []
     for i in picked:
@@ -76,9 +82,25 @@ def queue_next(*, annotator: AbstractBaseUser, n: int = 10, exclude: list[str] |
                 model_version=version,
                 labels=labels,
                 agreement=pairwise_agreement([lab["label"] for lab in labels]),
+                suspect=image.pk in suspects,
+                suspect_note="" if blind else suspects.get(image.pk, ""),
             )
         )
     return items
+
+
+def _suspect_notes(image_ids: list[object]) -> dict[object, str]:
+    """The images among ``image_ids`` whose label was sent back as suspect and is unsettled, with why."""
+    sent_back = Annotation.objects.filter(
+        image_id__in=image_ids, status=Annotation.Status.QUEUED, suspect_since__isnull=False
+    )
+    return dict(sent_back.values_list("image_id", "suspect_note"))
+
+
+def _undecided(labels: list[dict[str, str]], *, suspect: bool) -> bool:
+    """Whether the labels in do not decide the image yet (a suspect one needs two: ``labels_needed``)."""
+    needed = labels_needed(per_image=settings.INFANTINO_LABELS_PER_IMAGE, suspect=suspect)
+    return consensus([vote["label"] for vote in labels], needed=needed) is None
 
 
 def _is_uuid(value: str) -> bool:

@@ -24,6 +24,7 @@ from infantino_site.api_errors import ServiceUnavailable
 from mlcore.datasets import DataFolders, data_folders
 from mlcore.faces import DETECTORS as FACE_DETECTORS
 from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
+from mlcore.label_noise import LabelIssue
 from mlcore.labels import LABEL_INDEX, LABELS, UNSURE
 from mlcore.metrics import ReliabilityBin, reliability_from_metrics
 from mlcore.progress import ProgressEvent
@@ -44,6 +45,7 @@ __all__ = [
     "Embedded",
     "Explanation",
     "InvalidImage",
+    "LabelIssue",
     "Learned",
     "ModelRefused",
     "ModelUnavailable",
@@ -193,6 +195,8 @@ class Backend(Protocol):
     def set_live(self, version: str, *, by: str) -> None: ...
     def learn(self, label: LabelToLearn, *, parent: str) -> Learned: ...
     def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned: ...
+    def consolidate(self, *, parent: str, labels: Replay, seed: int) -> Learned: ...
+    def label_issues(self, *, version: str, labels: Replay, seed: int) -> list[LabelIssue]: ...
     def retrain_verdict(self, *, candidate: str, live: str | None) -> GuardVerdict: ...
     def train(self, run: TrainingRun) -> Trained: ...
     def bootstrap(

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from mlcore.datasets import load_labeled
+from mlcore.label_noise import LabelIssue, suspicious_labels
 from mlcore.labels import LABELS
 from mlcore.model import Prediction
 from mlcore.registry import LIVE_ALIAS, VersionInfo
@@ -176,9 +177,7 @@ class FakeBackend:
 
     def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned:
         """The anchor's scores (the last version not made online) plus one per remaining label: nothing else."""
-        anchor = parent
-        while (info := self.version_info(anchor)).tags["kind"] in ONLINE_KINDS and info.parent:
-            anchor = info.parent
+        anchor = self._anchor(parent)
         version = self.add_version(kind="unlearn", parent=parent)
         scores = self.scores[anchor].copy()
         for index in [] if replay.y is None else replay.y:
@@ -186,6 +185,34 @@ class FakeBackend:
         self.scores[version] = scores
         self.versions_made[version].tags.update({"reason": reason, "guard_anchor": anchor})
         return Learned(version=version, parent=parent, accepted=True, guard=UNLEARN_GUARD, extractor_id=EXTRACTOR_ID)
+
+    def consolidate(self, *, parent: str, labels: Replay, seed: int) -> Learned:
+        """As ``refit`` from every label, tagged as a consolidation; held back like a label when ``hold_back``."""
+        anchor = self._anchor(parent)
+        version = self.add_version(kind="online", parent=parent)
+        scores = self.scores[anchor].copy()
+        for index in [] if labels.y is None else labels.y:
+            scores[int(index)] += 1.0
+        self.scores[version] = scores
+        guard = "failed: the fake holds every version back" if self.hold_back else "passed"
+        count = "0" if labels.y is None else str(len(labels.y))
+        self.versions_made[version].tags.update({"consolidation": count, "guard": guard, "guard_anchor": anchor})
+        return Learned(
+            version=version, parent=parent, accepted=not self.hold_back, guard=guard, extractor_id=EXTRACTOR_ID
+        )
+
+    def label_issues(self, *, version: str, labels: Replay, seed: int) -> list[LabelIssue]:
+        """The real rule on the stored embeddings, without a replay pool (the fake has none)."""
+        self.version_info(version)
+        if labels.x is None or labels.y is None:
+            return []
+        return suspicious_labels(labels.x, labels.y, reference=None, seed=seed)
+
+    def _anchor(self, version: str) -> str:
+        """The last version up ``version``'s line not made online."""
+        while (info := self.version_info(version)).tags["kind"] in ONLINE_KINDS and info.parent:
+            version = info.parent
+        return version
 
     def retrain_verdict(self, *, candidate: str, live: str | None) -> GuardVerdict:
         if live is None:

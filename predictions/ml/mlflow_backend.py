@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from PIL import Image
+from sklearn.neural_network import MLPClassifier
 
 from mlcore import learner, saliency
 from mlcore.model import ExpressionModel
@@ -33,18 +34,20 @@ from predictions.ml import (
     labels_to_indices,
 )
 from predictions.ml import training as training_runs
+from predictions.ml.consolidation import Consolidating
 from predictions.ml.live import LiveModel
 
 logger = logging.getLogger(__name__)
 
 REGISTRY_DOWN = "The model registry cannot be reached right now; try again shortly."
-BASELINES_KEPT = 8  # guard baselines of the newest versions learned onto
+BASELINES_KEPT = 8  # guard baselines (anchor, its scores and head) of the newest versions learned onto
+Baseline = tuple[str, dict[str, float], MLPClassifier]
 
 
-class MLflowBackend:
+class MLflowBackend(Consolidating):
     def __init__(self) -> None:
         self.live = LiveModel(self.registry)
-        self._baselines: dict[tuple[str, str], tuple[str, dict[str, float]]] = {}
+        self._baselines: dict[tuple[str, str], Baseline] = {}
         self._lock = threading.Lock()
 
     def registry(self) -> Registry:
@@ -130,7 +133,7 @@ class MLflowBackend:
         """``partial_fit`` a copy of ``parent``'s head on the label plus replay, judge it, register it (never live)."""
         model = self._model(parent)
         registry = self.registry()
-        anchor, baseline = self._baseline(parent, model)
+        anchor, baseline, anchor_head = self._baseline(parent, model)
         config = learner.LearnerConfig(
             seed=label.seed,  # a different replay draw for every update, yet reproducible from the label
             replay_size=settings.INFANTINO_REPLAY_SIZE,
@@ -142,7 +145,7 @@ class MLflowBackend:
             label.vector[None, :],
             labels_to_indices([label.label]),
             reference=registry.load_reference(model.extractor_id),
-            baseline=baseline,
+            anchor=anchor_head if anchor != parent else None,  # judged against both, image by image
             earlier_x=label.replay.x,
             earlier_y=label.replay.y,
             temperature=model.temperature,
@@ -175,7 +178,7 @@ class MLflowBackend:
             },
         )
         self.live.stage(model.with_head(result.head, version=version))
-        self._remember_baseline(version, anchor, baseline)
+        self._remember_baseline(version, (anchor, baseline, anchor_head))
         return Learned(
             version=version,
             parent=parent,
@@ -188,11 +191,9 @@ class MLflowBackend:
         """``parent``'s head refitted from its offline anchor with only ``replay``'s labels; registered, never live."""
         model = self._model(parent)
         registry = self.registry()
-        anchor, baseline = self._baseline(parent, model)
+        anchor, baseline, anchor_head = self._baseline(parent, model)
         reference = registry.load_reference(model.extractor_id)
-        head = refit_head(
-            self._model(anchor).head, reference=reference, labels_x=replay.x, labels_y=replay.y, seed=int(parent)
-        )
+        head = refit_head(anchor_head, reference=reference, labels_x=replay.x, labels_y=replay.y, seed=int(parent))
         version = registry.register(
             head=head,
             extractor_id=model.extractor_id,
@@ -208,7 +209,7 @@ class MLflowBackend:
             tags={"reason": reason[:500], "guard": UNLEARN_GUARD, "guard_anchor": anchor},
         )
         self.live.stage(model.with_head(head, version=version))
-        self._remember_baseline(version, anchor, baseline)
+        self._remember_baseline(version, (anchor, baseline, anchor_head))
         return Learned(
             version=version, parent=parent, accepted=True, guard=UNLEARN_GUARD, extractor_id=model.extractor_id
         )
@@ -238,8 +239,8 @@ class MLflowBackend:
         except NoModel:
             raise UnknownVersion(f"There is no model version {version}.") from None
 
-    def _baseline(self, version: str, model: ExpressionModel) -> tuple[str, dict[str, float]]:
-        """The offline-trained version the guard compares with, and its scores on the reference data."""
+    def _baseline(self, version: str, model: ExpressionModel) -> Baseline:
+        """The offline-trained version the guard compares with, its scores on the reference data and its head."""
         with self._lock:
             known = self._baselines.get((settings.INFANTINO_MODEL_NAME, version))
         if known is not None:
@@ -249,17 +250,18 @@ class MLflowBackend:
         if info.tags.get("kind") in ("online", "unlearn") and info.tags.get("guard_anchor"):
             anchor, prefix = info.tags["guard_anchor"], "baseline_"
             baseline = {name.removeprefix(prefix): v for name, v in info.metrics.items() if name.startswith(prefix)}
+            anchor_head = self._model(anchor).head
         else:
-            anchor = version
+            anchor, anchor_head = version, model.head
             reference = registry.load_reference(model.extractor_id)
             baseline = learner.evaluate(model.head, reference, temperature=model.temperature)
-        self._remember_baseline(version, anchor, baseline)
-        return anchor, baseline
+        self._remember_baseline(version, (anchor, baseline, anchor_head))
+        return anchor, baseline, anchor_head
 
-    def _remember_baseline(self, version: str, anchor: str, baseline: dict[str, float]) -> None:
+    def _remember_baseline(self, version: str, baseline: Baseline) -> None:
         """Kept for the versions the next labels learn onto: the newest few, so the next label reads no registry."""
         with self._lock:
-            self._baselines[(settings.INFANTINO_MODEL_NAME, version)] = (anchor, baseline)
+            self._baselines[(settings.INFANTINO_MODEL_NAME, version)] = baseline
             while len(self._baselines) > BASELINES_KEPT:
                 self._baselines.pop(next(iter(self._baselines)))
 
@@ -285,7 +287,7 @@ class MLflowBackend:
 
     def face_detector_ready(self, name: str) -> None:
         """Make sure ``name`` can run: MTCNN's weights are fetched when absent; raises when they cannot be."""
-        if name == "mtcnn" and not weights_present():
+        if name.startswith("mtcnn") and not weights_present():
             fetch_weights()
 
     def evaluate(self, data: Path, *, version: str | None, limit: int | None, progress: Progress) -> dict[str, Any]:

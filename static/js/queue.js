@@ -119,6 +119,7 @@
       refreshProgress();
       $("labeled-count").textContent = String(undoStack.length);
       say(`Labeled ${name}: ${annotation.status.replace("_", " ")}.`);
+      document.dispatchEvent(new CustomEvent("label-given", { detail: annotation }));  // labeling-effect.js
       follow(annotation.id, name);
       await next();
     } catch (err) {
@@ -136,6 +137,7 @@
       try { annotation = await api("GET", `/api/annotations/${id}/`); } catch (err) { return; }
       if (annotation.status !== "queued") {
         refreshProgress();
+        document.dispatchEvent(new CustomEvent("label-settled", { detail: annotation }));
         const what = { learned: "learned", held_back: "held back by the forgetting guard", outvoted: "outvoted" };
         $("live-note").textContent = `· ${name} ${what[annotation.status] || annotation.status} in version ${annotation.model_version}`;
         return;
@@ -235,6 +237,7 @@
       await api("DELETE", `/api/annotations/${annotation.id}/`);
       $("labeled-count").textContent = String(undoStack.length);
       refreshProgress();
+      document.dispatchEvent(new CustomEvent("label-settled", { detail: annotation }));
       if (current) queue.unshift(current);
       show(item);
       say(`Undid ${annotation.label}.`);

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from annotations.models import Annotation
-from mlcore import learner
+from mlcore import guard
 from mlcore.reference import ReferenceData
 from predictions import ml
 from predictions.models import Prediction
@@ -247,21 +247,23 @@ def test_versions_carry_both_domains_metrics_and_the_guard_keeps_a_forgetting_on
         "fer_macro_f1",
         "baseline_infant_accuracy",
         "baseline_fer_accuracy",
+        "guard_infant_p_anchor",  # the paired test against the anchor, kept with the version
     } <= set(info.metrics)
     assert info.tags["guard"] == "passed"
     assert info.tags["guard_anchor"] == live_model
 
     # The guard's arithmetic is tested in mlcore; here, what a refusal does to the label and the alias.
-    refusal = (False, ("fer_accuracy fell 0.050 (from 0.400 to 0.350), over 0.020",))
-    monkeypatch.setattr(learner, "guard_verdict", lambda *args, **kwargs: refusal)
+    why = "class 'fear' recall on infant fell to 0.00 from 0.60"
+    monkeypatch.setattr(guard, "judge", lambda *args, **kwargs: guard.Verdict(False, (why,), {}))
     held = label(client, second, "sad").json()
 
     assert held["status"] == "held_back"
+    assert held["reason"] == why
     assert held["model_version"] not in {None, learned["model_version"]}
     assert ml.backend().registry().live_version() == learned["model_version"]
     refused = ml.backend().registry().version_info(held["model_version"])
     assert refused.tags["guard"] == "failed"
-    assert refused.params["guard_reasons"].startswith("fer_accuracy fell")
+    assert refused.params["guard_reasons"] == why
     assert refused.parent == learned["model_version"]
 
 

@@ -1,0 +1,81 @@
+"""Consolidation: a fresh head fitted on every label so far plus the reference replay pool, in seconds.
+
+Label after label, ``partial_fit`` steps drift the online line away from what the labels as a whole say;
+a periodic refit from scratch on all of them (with the replay pool, so the source domain is kept) pulls it
+back. Rows are drawn class-balanced within each domain, the labels joining the infant domain, and the source
+domain gets ``SOURCE_SHARE`` of the draws as in the starter's training, so a few dozen labels are heard
+next to thousands of FER2013 rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.neural_network import MLPClassifier
+
+from mlcore.labels import NUM_CLASSES
+from mlcore.learner import LOSS_CURVE_KEPT
+from mlcore.online import fit_head, new_head
+from mlcore.reference import ReferenceData
+
+LABELED_DOMAIN = "infant"  # labeled photos are infants: they share the infant training rows' half of the draws
+SOURCE_DOMAIN = "fer"
+SOURCE_SHARE = 0.5  # the starter's own split between FER2013 and infant rows (mlcore.bootstrap)
+BATCH_SIZE = 64
+MAX_BATCHES = 2400  # at most this many mini-batch steps (~5 s on one core): a big pool still refits in seconds
+
+
+def refit_head(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    *,
+    reference: ReferenceData | None,
+    seed: int = 0,
+    epochs: int = 60,
+) -> MLPClassifier:
+    """A new head fitted on ``embeddings``/``labels`` (class indices) plus ``reference``'s replay pool."""
+    x, y, domains = pooled(embeddings, labels, reference=reference)
+    if not len(y):
+        raise ValueError("nothing to fit: no labels and no reference replay pool")
+    epochs = max(1, min(epochs, MAX_BATCHES // math.ceil(len(y) / BATCH_SIZE)))
+    head = fit_head(
+        new_head(seed=seed),
+        x,
+        y,
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        seed=seed,
+        sample_weight=sampling_weights(y, domains),
+    )
+    head.loss_curve_ = head.loss_curve_[-LOSS_CURVE_KEPT:]  # see learner.update_head: only the last loss matters
+    return head
+
+
+def pooled(
+    embeddings: np.ndarray, labels: np.ndarray, *, reference: ReferenceData | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The labels and the replay pool stacked, with each row's domain."""
+    parts = []
+    if len(labels):
+        parts.append((embeddings, labels, np.full(len(labels), LABELED_DOMAIN)))
+    if reference is not None and len(reference.replay_y):
+        parts.append((reference.replay_x, reference.replay_y, np.asarray(reference.replay_domain, dtype=str)))
+    if not parts:
+        return np.empty((0, 0), dtype=np.float32), np.empty(0, dtype=np.int64), np.empty(0, dtype=str)
+    x = np.concatenate([np.asarray(px, dtype=np.float32) for px, _, _ in parts])
+    y = np.concatenate([np.asarray(py, dtype=np.int64) for _, py, _ in parts])
+    return x, y, np.concatenate([domain for _, _, domain in parts])
+
+
+def sampling_weights(labels: np.ndarray, domains: np.ndarray) -> np.ndarray:
+    """Class-balanced within each domain; the source domain gets ``SOURCE_SHARE`` of the draws, the others the rest."""
+    weights = np.zeros(len(labels))
+    present = sorted(set(domains.tolist()))
+    others = len([domain for domain in present if domain != SOURCE_DOMAIN])
+    for domain in present:
+        share = SOURCE_SHARE if domain == SOURCE_DOMAIN else (1.0 - SOURCE_SHARE) / others
+        rows = domains == domain
+        counts = np.bincount(labels[rows], minlength=NUM_CLASSES)
+        weights[rows] = share / np.count_nonzero(counts) / counts[labels[rows]]
+    return weights / weights.sum()  # a domain alone gets every draw
