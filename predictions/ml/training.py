@@ -18,6 +18,7 @@ from mlcore.registry import Registry
 from predictions.ml import GuardVerdict, Progress, Trained, TrainingCancelled, TrainingRun
 
 CONFIG_FIELDS = frozenset(field.name for field in fields(training.TrainConfig))
+RECIPE = training.TrainConfig()  # the default recipe: what ``manage.py train`` offers as its defaults
 
 
 def train(run: TrainingRun, registry: Registry) -> tuple[str, dict[str, float]]:

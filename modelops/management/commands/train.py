@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from modelops.management.progress import StageBars
 from modelops.models import ModelChange
 from modelops.services import live_version_move
-from predictions.ml import TrainingCancelled, TrainingRun, backend, data_folders
-from predictions.ml.training import latest_run
+from predictions.ml import FACE_DETECTORS, TrainingCancelled, TrainingRun, backend, data_folders
+from predictions.ml.training import RECIPE, latest_run
 
 SUMMARY = ("test_infant_accuracy", "test_infant_macro_f1", "infant_accuracy", "fer_accuracy")
 
@@ -33,10 +33,15 @@ class Command(BaseCommand):
             type=Path,
             help="data folder holding fer2013/ and infant/ (default: INFANTINO_DATA_DIR; ../shared/data when found)",
         )
-        parser.add_argument("--epochs", type=int, default=12, help="infant fine-tune epochs (0: no fine-tune)")
-        parser.add_argument("--fer-steps", type=int, default=300, help="FER2013 training steps (0: skip the stage)")
-        parser.add_argument("--image-size", type=int, default=128)
-        parser.add_argument("--face-detector", default="mtcnn", choices=["mtcnn", "haar", "none"])
+        # Defaults: the default recipe (``TrainConfig``), as cross-validated in bench/ABLATION.md.
+        parser.add_argument(
+            "--epochs", type=int, default=RECIPE.infant_epochs, help="infant fine-tune epochs (0: no fine-tune)"
+        )
+        parser.add_argument(
+            "--fer-steps", type=int, default=RECIPE.fer_steps, help="FER2013 training steps (0: skip the stage)"
+        )
+        parser.add_argument("--image-size", type=int, default=RECIPE.image_size)
+        parser.add_argument("--face-detector", default=RECIPE.face_detector, choices=FACE_DETECTORS)
         parser.add_argument("--no-imagenet", action="store_true", help="start the backbone from random weights")
         parser.add_argument("--no-adapt-bn", action="store_true", help="keep the batch-norm statistics as trained")
         parser.add_argument(
@@ -98,7 +103,7 @@ class Command(BaseCommand):
 
     def _face_detector(self, detector: str) -> str:
         """MTCNN needs its weights; when they cannot be had (offline, no pip), training uses Haar, loudly."""
-        if detector != "mtcnn":
+        if not detector.startswith("mtcnn"):
             return detector
         try:
             backend().face_detector_ready(detector)
