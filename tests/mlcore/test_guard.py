@@ -7,7 +7,6 @@ import pytest
 
 from mlcore import guard, learner
 from mlcore.labels import LABEL_INDEX, NUM_CLASSES
-from mlcore.online import fit_head, new_head
 from mlcore.reference import ReferenceData
 from tests.mlcore.test_learner import blobs
 
@@ -152,24 +151,6 @@ def test_the_fer_sample_is_fixed_and_every_infant_photo_is_judged():
 
 
 # ---- on a tiny head: the update the guard must refuse, and the one it must let through ----------------
-
-
-@pytest.fixture(scope="module")
-def reference() -> ReferenceData:
-    """As in ``test_learner``: seven separated clusters, FER2013-like and infant-like validation sets."""
-    (fer_x, fer_y), (infant_x, infant_y), (pool_x, pool_y) = blobs(20, seed=1), blobs(10, seed=2), blobs(30, seed=3)
-    return ReferenceData(
-        val_x={"fer": fer_x, "infant": infant_x},
-        val_y={"fer": fer_y, "infant": infant_y},
-        replay_x=pool_x,
-        replay_y=pool_y,
-        replay_domain=np.array(["fer"] * len(pool_y)),
-    )
-
-
-@pytest.fixture(scope="module")
-def trained(reference: ReferenceData):  # type: ignore[no-untyped-def]
-    return fit_head(new_head(seed=0), reference.replay_x, reference.replay_y, epochs=30)
 
 
 def fear_taught_as_happy(head, reference: ReferenceData, *, judged: bool) -> learner.UpdateResult:  # type: ignore[no-untyped-def]

@@ -5,13 +5,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from sklearn.neural_network import MLPClassifier
 
 from mlcore import guard, learner
 from mlcore.labels import NUM_CLASSES
-from mlcore.online import CLASSES, fit_head, new_head
-from mlcore.reference import ReferenceData
+from mlcore.online import CLASSES
 
 
 def blobs(n_per_class: int, seed: int, spread: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
@@ -20,25 +18,6 @@ def blobs(n_per_class: int, seed: int, spread: float = 0.6) -> tuple[np.ndarray,
     centres = np.random.default_rng(123).normal(size=(NUM_CLASSES, 64)) * 2
     y = np.repeat(np.arange(NUM_CLASSES), n_per_class)
     return (centres[y] + rng.normal(scale=spread, size=(len(y), 64))).astype(np.float32), y
-
-
-@pytest.fixture(scope="module")
-def reference() -> ReferenceData:
-    fer_x, fer_y = blobs(20, seed=1)
-    infant_x, infant_y = blobs(10, seed=2)
-    pool_x, pool_y = blobs(30, seed=3)
-    return ReferenceData(
-        val_x={"fer": fer_x, "infant": infant_x},
-        val_y={"fer": fer_y, "infant": infant_y},
-        replay_x=pool_x,
-        replay_y=pool_y,
-        replay_domain=np.array(["fer"] * len(pool_y)),
-    )
-
-
-@pytest.fixture(scope="module")
-def trained(reference: ReferenceData):  # type: ignore[no-untyped-def]
-    return fit_head(new_head(seed=0), reference.replay_x, reference.replay_y, epochs=30)
 
 
 def test_evaluate_scores_every_domain_of_the_reference(trained, reference):
