@@ -2,7 +2,9 @@
 
 Online updates learn one label at a time, and the line drifts from what the labels as a whole say: a head
 refitted on all of them with the replay pool gained ~3 points on photos nobody labeled where the online line
-gained nothing. Every ``INFANTINO_CONSOLIDATE_EVERY`` labels that went live (and on demand from the dashboard)
+gained nothing. Every ``INFANTINO_CONSOLIDATE_EVERY`` labeled images (learned or held back: a label the guard
+held back for one step's harm is still a true label, and the refit weighs it with all the others; and on
+demand from the dashboard)
 the single writer refits the head (seconds), registers it onto the live version (same extractor, tagged with
 the number of labels it holds), judges it with the forgetting guard, and the alias service makes it live if
 it passes. Then every label is scored for label noise and the likeliest mistakes go back to the queue.
@@ -18,6 +20,7 @@ from django.contrib.auth import get_user_model
 
 from annotations.learning import replay, suspicious
 from annotations.learning.writer import single_writer
+from annotations.models import Annotation
 from infantino_site.jobs import enqueue
 from modelops.models import ModelChange
 from modelops.services import live_version_move
@@ -74,18 +77,24 @@ def consolidate_locked(*, user_id: int | None = None) -> str | None:
 
 
 def labels_since_consolidation() -> int:
-    """Labels that went live (``learn`` moves) since the last consolidation that did."""
+    """Images settled (learned or held back) since the last consolidation that went live.
+
+    Each settled image made one version of its own, and versions are numbered in order, so those made
+    after the consolidated one are the images it has not seen.
+    """
     last = ModelChange.objects.filter(action=ModelChange.Action.CONSOLIDATE).order_by("-id").first()
-    return ModelChange.objects.filter(action=ModelChange.Action.LEARN, id__gt=last.pk if last else 0).count()
+    since = int(last.version) if last is not None and last.version.isdigit() else 0
+    made = Annotation.objects.filter(status__in=Annotation.COUNTED).values_list("model_version", flat=True).distinct()
+    return sum(1 for version in made if version.isdigit() and int(version) > since)
 
 
 def consolidate_when_due(*, version: str | None) -> None:
-    """After a label's job: queue a consolidation when it made the N-th label live since the last one."""
+    """After a label's job: queue a consolidation when its image was the N-th settled since the last one."""
     every = settings.INFANTINO_CONSOLIDATE_EVERY
     if not version or every <= 0:
         return
-    if not ModelChange.objects.filter(version=version, action=ModelChange.Action.LEARN).exists():
-        return  # held back, or waiting for more votes: nothing new went live
+    if not Annotation.objects.filter(model_version=version, status__in=Annotation.COUNTED).exists():
+        return  # waiting for more votes, or joined an image settled before: no image settled now
     count = labels_since_consolidation()
     if count and count % every == 0:
         enqueue(JOB, when_due=True)  # a held-back consolidation is tried again N labels later

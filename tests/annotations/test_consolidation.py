@@ -1,4 +1,4 @@
-"""Consolidation: every N labels that went live, the head is refitted on all of them as a guarded new version."""
+"""Consolidation: every N labeled images, the head is refitted on all of them as a guarded new version."""
 
 from __future__ import annotations
 
@@ -67,6 +67,22 @@ def test_every_nth_label_that_goes_live_consolidates_the_line(settings, fake_bac
     assert ModelChange.objects.filter(action=ModelChange.Action.CONSOLIDATE).count() == 1
     upload_labeled(client, "fear", seed=4)
     assert ModelChange.objects.filter(action=ModelChange.Action.CONSOLIDATE).count() == 2
+
+
+def test_labels_the_guard_held_back_count_towards_the_next_consolidation(settings, fake_backend, alice):
+    settings.INFANTINO_CONSOLIDATE_EVERY = 3
+    client = client_for(alice)
+    fake_backend.hold_back = True
+    upload_labeled(client, "happy", seed=1)
+    upload_labeled(client, "sad", seed=2)
+    assert Annotation.objects.filter(status=Annotation.Status.HELD_BACK).count() == 2
+    fake_backend.hold_back = False
+
+    upload_labeled(client, "fear", seed=3)  # the third labeled image: learned, and due
+
+    change = ModelChange.objects.get(action=ModelChange.Action.CONSOLIDATE)
+    assert fake_backend.version_info(change.version).tags["consolidation"] == "3"  # the held-back two refitted too
+    assert fake_backend.live_version() == change.version
 
 
 def test_a_consolidation_the_guard_holds_back_leaves_the_live_version(settings, fake_backend, alice):
