@@ -25,6 +25,7 @@ from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 from storages.backends.s3 import S3Storage
 
 from infantino_site.oncely import OncePer
@@ -164,7 +165,7 @@ def _answer(body: dict[str, object], status: int) -> HttpResponse:
 PROBES = {"/healthz": healthz, "/readyz": readyz}
 
 
-class HealthCheckMiddleware:
+class HealthCheckMiddleware(MiddlewareMixin):
     """First in MIDDLEWARE: answers the probes before the host check, the HTTPS redirect, sessions and CSRF.
 
     A load balancer probes each process at its own address, over plain http and with a Host header of its
@@ -172,13 +173,10 @@ class HealthCheckMiddleware:
     service. The answers carry nothing but the parts' names and states, so who asks does not matter.
     """
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
         probe = PROBES.get(request.path_info.rstrip("/"))
         if probe is None:
-            return self.get_response(request)
+            return None
         if request.method not in {"GET", "HEAD"}:
             refused = _answer({"error": "Only GET is answered here."}, 405)
             refused["Allow"] = "GET, HEAD"

@@ -57,7 +57,7 @@ MIDDLEWARE = [
     "infantino_site.health.HealthCheckMiddleware",  # /healthz and /readyz, before the host check and the redirect
     "django.middleware.security.SecurityMiddleware",
     "infantino_site.csp.ContentSecurityPolicyMiddleware",  # on every response: no inline script or style
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "infantino_site.static.StaticFilesMiddleware",  # WhiteNoise, in the async chain too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
