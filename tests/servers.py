@@ -110,7 +110,12 @@ def app_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
-            process.wait(timeout=20)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()  # not left behind to hold a port and memory for the rest of the run
+                process.wait(timeout=10)
+                raise AssertionError(f"daphne did not stop within 20 s of SIGTERM (see {log_path})") from None
 
 
 @contextmanager
