@@ -2,9 +2,10 @@
 
 Every label goes the way a person's does (POST /api/annotations/ → the job worker → online update → the guard →
 the live alias), settled before the next; the queue order is read from GET /api/queue/ after each label, as the
-page reads it. The refit method replays each online run's label sequence: at every checkpoint the head is refitted
-(``mlcore.consolidation.refit_head``) on all labels so far plus the start model's replay pool, so online and refit
-are compared on the same labels.
+page reads it. A label the app sends back as suspect is confirmed by a second annotator (its true label), as a
+team would, so the online line keeps every label the refit has. The refit method replays each online run's label
+sequence: at every checkpoint the head is refitted (``mlcore.consolidation.refit_head``) on all labels so far plus
+the start model's replay pool, so online and refit are compared on the same labels.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from bench.learning_curve_start import Start
 
 ORDERS = ("queue", "random", "least_confident")
+SECOND_USER = "bench-second-opinion"  # labels what the app sends back as suspect
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ def prepare(start: Start, items: list[FolderItem]) -> Pool:
 
     source = Source(start.version, start.model, start.reference, guard=start.reference, held=start.reference)
     base = copy_into_bench_store(source, copied_from=f"{start.folder}:{start.version}")
-    annotator_grant(user=get_user_model().objects.create_user(BENCH_USER, password="bench-learning-curve-42"))
+    for name in (BENCH_USER, SECOND_USER):
+        annotator_grant(user=get_user_model().objects.create_user(name, password="bench-learning-curve-42"))
     images = upload(Stream(items=items, training_photos=items, left_out=0, with_replacement=False))
     extractor_id = bench_registry().load(base).extractor_id
     stored = dict(
@@ -85,8 +88,9 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
     from predictions import ml
 
     reset(pool)
-    client = APIClient()
+    client, second = APIClient(), APIClient()
     client.force_authenticate(get_user_model().objects.get(username=BENCH_USER))
+    second.force_authenticate(get_user_model().objects.get(username=SECOND_USER))
     rng = np.random.default_rng(seed)
     left = [pool.images[i] for i in rng.permutation(len(pool.images))]
     done: list[str] = []
@@ -101,6 +105,7 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
         )
         assert response.status_code == 201, response.content
         settle(Annotation, response.json()["id"])
+        second_opinions(second, pool)
         left.remove(image)
         done.append(image)
         if len(done) in marks:
@@ -111,6 +116,21 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
             held_back = Annotation.objects.filter(status=Annotation.Status.HELD_BACK).count()
             points.append(_point(head, start, labels=len(done), held_back=held_back))
     return Curve(variant=f"{order}/online", seed=seed, points=points, trace=[float(v) for v in trace]), done
+
+
+def second_opinions(client: Any, pool: Pool) -> int:
+    """The second annotator labels every image sent back as suspect with its true label; how many."""
+    from annotations.models import Annotation
+
+    sent_back = Annotation.objects.filter(status=Annotation.Status.QUEUED, suspect_since__isnull=False)
+    images = [str(image) for image in sent_back.values_list("image_id", flat=True)]
+    for image in images:
+        response = client.post(
+            "/api/annotations/", {"image": image, "label": LABELS[pool.labels[image]]}, format="json"
+        )
+        assert response.status_code == 201, response.content
+        settle(Annotation, response.json()["id"])
+    return len(images)
 
 
 def _next(order: str, client: Any, pool: Pool, left: list[str]) -> str | None:

@@ -132,6 +132,17 @@ def test_a_flip_or_a_dip_in_a_class_is_not_a_collapse(per_class, anchor_wrong, c
     assert guard.class_collapses("infant", y, answers(y, anchor_wrong), answers(y, candidate_wrong)) == []
 
 
+def test_a_class_that_drifted_below_half_refuses_only_an_update_that_costs_it_significantly():
+    y = np.full(140, FEAR)  # one class of a FER2013 sample
+    anchor, parent = answers(y, []), answers(y, [*range(80)])  # the line had drifted to 0.43 before this label
+    one_more = answers(y, [*range(81)])
+    assert guard.class_collapses("fer", y, anchor, one_more, parent=parent) == []
+    ten_more = answers(y, [*range(90)])  # ten images lost, none gained: p = 0.001
+    assert guard.class_collapses("fer", y, anchor, ten_more, parent=parent) == [
+        "class 'fear' recall on fer fell to 0.36 from 1.00"
+    ]
+
+
 def test_the_fer_sample_is_fixed_and_every_infant_photo_is_judged():
     def reference(seed: int) -> ReferenceData:
         rng = np.random.default_rng(seed)
