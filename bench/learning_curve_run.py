@@ -151,8 +151,10 @@ def _next(order: str, client: Any, pool: Pool, left: list[str]) -> str | None:
 
 def refit_run(pool: Pool, start: Start, online: Curve, done: list[str], *, epochs: int) -> Curve:
     """The head refitted on the same labels as ``online`` at each of its checkpoints, plus the replay pool."""
-    from mlcore.consolidation import refit_head
+    from bench.learning_curve_start import registry_in
+    from mlcore.consolidation import refit_head, source_share_for
 
+    share = source_share_for(registry_in(start.folder).version_info(start.version).tags.get("kind", ""))
     points = [online.points[0]]
     for point in online.points[1:]:
         labeled = done[: point.labels]
@@ -162,6 +164,7 @@ def refit_run(pool: Pool, start: Start, online: Curve, done: list[str], *, epoch
             reference=start.reference,
             seed=online.seed,
             epochs=epochs,
+            source_share=share,  # as the app's consolidation fits it
         )
         points.append(_point(head, start, labels=point.labels, held_back=0))
     return Curve(variant=online.variant.replace("/online", "/refit"), seed=online.seed, points=points)

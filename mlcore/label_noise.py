@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlcore.consolidation import BATCH_SIZE, refit_head
+from mlcore.consolidation import BATCH_SIZE, SOURCE_SHARE, refit_head, replay_rows
 from mlcore.labels import NUM_CLASSES
 from mlcore.online import head_probabilities
 from mlcore.reference import ReferenceData
@@ -42,8 +42,10 @@ def out_of_sample_probabilities(
     reference: ReferenceData | None,
     folds: int = FOLDS,
     seed: int = 0,
+    source_share: float = SOURCE_SHARE,
 ) -> np.ndarray:
-    """Class probabilities of each row from a head fitted on the other folds' labels plus the replay pool."""
+    """Class probabilities of each row from a head fitted on the other folds' labels plus the replay pool
+    (fitted as ``mlcore.consolidation.refit_head`` fits with ``source_share``)."""
     n = len(labels)
     probabilities = np.zeros((n, NUM_CLASSES))
     folds = min(folds, n)
@@ -52,9 +54,11 @@ def out_of_sample_probabilities(
     fold = np.random.default_rng(seed).permutation(n) % folds
     for k in range(folds):
         held, kept = fold == k, fold != k
-        size = np.count_nonzero(kept) + (0 if reference is None else len(reference.replay_y))
+        size = np.count_nonzero(kept) + replay_rows(reference, source_share=source_share)
         epochs = max(1, QUICK_BATCHES // math.ceil(size / BATCH_SIZE))
-        head = refit_head(embeddings[kept], labels[kept], reference=reference, seed=seed + k, epochs=epochs)
+        head = refit_head(
+            embeddings[kept], labels[kept], reference=reference, seed=seed + k, epochs=epochs, source_share=source_share
+        )
         probabilities[held] = head_probabilities(head, embeddings[held])
     return probabilities
 
@@ -93,11 +97,14 @@ def suspicious_labels(
     reference: ReferenceData | None,
     folds: int = FOLDS,
     seed: int = 0,
+    source_share: float = SOURCE_SHARE,
 ) -> list[LabelIssue]:
     """Confident learning on ``labels``: the likeliest mistakes first (none below two labels)."""
     if len(labels) < 2:
         return []
     embeddings = np.asarray(embeddings, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int64)
-    probabilities = out_of_sample_probabilities(embeddings, labels, reference=reference, folds=folds, seed=seed)
+    probabilities = out_of_sample_probabilities(
+        embeddings, labels, reference=reference, folds=folds, seed=seed, source_share=source_share
+    )
     return label_issues(probabilities, labels)

@@ -1,8 +1,8 @@
 """Consolidation and label-noise scoring, as the MLflow backend does them (a mixin of ``MLflowBackend``).
 
-A consolidation is a head refitted from scratch on every label plus the reference replay pool
-(``mlcore.consolidation``), judged by the forgetting guard against the live line's offline anchor and
-registered as a version of the live line: kind ``online`` (so every walk to the anchor still works), its
+A consolidation is a head refitted from scratch on every label plus the reference replay pool, fitted as the
+anchor's own head was (``mlcore.consolidation``), judged by the forgetting guard against the live line's offline
+anchor and registered as a version of the live line: kind ``online`` (so every walk to the anchor still works), its
 parent the live version, tagged ``consolidation`` with the number of labels it holds. It never goes live here:
 the alias service moves the alias once the caller has read the verdict.
 """
@@ -16,7 +16,7 @@ from django.conf import settings
 from sklearn.neural_network import MLPClassifier
 
 from mlcore import guard, learner
-from mlcore.consolidation import refit_head
+from mlcore.consolidation import refit_head, source_share_for
 from mlcore.label_noise import LabelIssue, suspicious_labels
 from mlcore.reference import ReferenceData
 from predictions.ml import Learned, Replay
@@ -39,6 +39,7 @@ class _Host(Protocol):
     def _model(self, version: str) -> ExpressionModel: ...
     def _baseline(self, version: str, model: ExpressionModel) -> tuple[str, dict[str, float], MLPClassifier]: ...
     def _remember_baseline(self, version: str, baseline: tuple[str, dict[str, float], MLPClassifier]) -> None: ...
+    def _source_share(self, anchor: str) -> float: ...
 
 
 class Consolidating:
@@ -54,7 +55,7 @@ class Consolidating:
         if x is None or y is None:  # no label yet: the replay pool alone
             x, y = np.empty((0, 0), dtype=np.float32), np.empty(0, dtype=np.int64)
         count = len(y)
-        head = refit_head(x, y, reference=reference, seed=seed)
+        head = refit_head(x, y, reference=reference, seed=seed, source_share=self._source_share(anchor))
         metrics = learner.evaluate(head, reference, temperature=model.temperature)
         verdict, reasons = judged(head, parent=model.head, anchor=anchor_head, reference=reference, metrics=metrics)
         version = registry.register(
@@ -84,7 +85,13 @@ class Consolidating:
         if labels.x is None or labels.y is None:
             return []
         reference = self.registry().load_reference(self.extractor_id(version))
-        return suspicious_labels(labels.x, labels.y, reference=reference, seed=seed)
+        anchor, _, _ = self._baseline(version, self._model(version))
+        share = self._source_share(anchor)
+        return suspicious_labels(labels.x, labels.y, reference=reference, seed=seed, source_share=share)
+
+    def _source_share(self: _Host, anchor: str) -> float:
+        """FER2013's share of a refit's draws: as the anchor's own head was fitted (``mlcore.consolidation``)."""
+        return source_share_for(self.registry().version_info(anchor).tags.get("kind", ""))
 
 
 def judged(

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from mlcore.consolidation import refit_head, sampling_weights
+from mlcore.consolidation import SOURCE_SHARE, refit_head, sampling_weights, source_share_for
 from mlcore.online import head_probabilities
 from mlcore.reference import ReferenceData
 from tests.mlcore.test_learner import blobs
@@ -43,6 +43,24 @@ def test_a_refit_without_reference_data_fits_the_labels_alone():
 
     assert (head.predict(labeled_x) == labeled_y).mean() >= 0.9
     assert len(head.loss_curve_) <= 20
+
+
+def test_a_trained_models_refit_leaves_the_source_rows_out_as_its_head_did():
+    labeled_x, labeled_y = blobs(4, seed=9)
+    contrary = ReferenceData(  # source rows where the labels lie, every one called the next class
+        val_x={},
+        val_y={},
+        replay_x=labeled_x.copy(),
+        replay_y=(labeled_y + 1) % 7,
+        replay_domain=np.array(["fer"] * len(labeled_y)),
+    )
+    assert source_share_for("retrain") == 0.0 and source_share_for("bootstrap") == SOURCE_SHARE
+
+    without = refit_head(labeled_x, labeled_y, reference=contrary, seed=0, source_share=0.0)
+    with_source = refit_head(labeled_x, labeled_y, reference=contrary, seed=0, source_share=SOURCE_SHARE)
+
+    assert (without.predict(labeled_x) == labeled_y).mean() >= 0.9
+    assert (with_source.predict(labeled_x) == labeled_y).mean() < 0.9  # half the draws said otherwise
 
 
 def test_a_refit_is_reproducible_from_its_seed():
