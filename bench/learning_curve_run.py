@@ -47,10 +47,12 @@ def prepare(start: Start, items: list[FolderItem]) -> Pool:
 
     from accounts.services import annotator_grant
     from annotations.learning.warmup import warm_up
+    from bench.learning_curve_start import registry_in
     from predictions.models import ImageEmbedding
 
     source = Source(start.version, start.model, start.reference, guard=start.reference, held=start.reference)
-    base = copy_into_bench_store(source, copied_from=f"{start.folder}:{start.version}")
+    kind = registry_in(start.folder).version_info(start.version).tags["kind"]  # a consolidation fits as it did
+    base = copy_into_bench_store(source, copied_from=f"{start.folder}:{start.version}", kind=kind)
     for name in (BENCH_USER, SECOND_USER):
         annotator_grant(user=get_user_model().objects.create_user(name, password="bench-learning-curve-42"))
     images = upload(Stream(items=items, training_photos=items, left_out=0, with_replacement=False))

@@ -146,14 +146,15 @@ def bench_registry() -> Registry:
     )
 
 
-def copy_into_bench_store(source: Source, *, copied_from: str) -> str:
-    """The source model's head and extractor, with the guard's half of the validation sets, as the bench's base."""
+def copy_into_bench_store(source: Source, *, copied_from: str, kind: str = "bench-base") -> str:
+    """The source model's head and extractor, with the guard's half of the validation sets, as the bench's base
+    (``kind``: the source's own, where the app reads how its head was fitted)."""
     model, registry = source.model, bench_registry()
     extractor_id = registry.log_extractor(model.extractor, reference=source.guard)
     base = registry.register(
         head=model.head,
         extractor_id=extractor_id,
-        kind="bench-base",
+        kind=kind,
         temperature=model.temperature,
         abstain_threshold=model.abstain_threshold,
         tags={"copied_from": copied_from},

@@ -7,7 +7,10 @@ answer changed carry evidence, and an exact one-sided McNemar test on them says 
 is worse or merely different. The rule, per update:
 
 - a target domain (every one but FER2013) holds the update back when the candidate is significantly
-  worse than the anchor, or than its parent (one label that did real harm), at ``ALPHA``;
+  worse than its parent (one label that did real harm) at ``ALPHA``, or than the anchor at
+  ``ANCHOR_ALPHA``: the line meets its anchor after every label, hundreds of looks at the same photos,
+  and at 0.05 chance alone brought it to the edge, where every label that cost one photo was refused
+  (122 of 150 labels in a learning-curve run);
 - the source domain holds it back when its accuracy on a fixed sample falls more than ``tolerance``
   below the anchor: a small, real loss on the source is the price of adapting, the bound caps it;
 - on every domain, no class may collapse: a class with at least ``CLASS_MIN_IMAGES`` images whose
@@ -35,6 +38,7 @@ from mlcore.online import head_probabilities
 from mlcore.reference import ReferenceData
 
 ALPHA = 0.05  # one-sided level of the paired test: a correct label is refused by chance at most this often
+ANCHOR_ALPHA = 0.01  # the same test against the anchor, which the line meets again after every label
 SOURCE_DOMAIN = "fer"  # the domain the extractor came from; judged by the forgetting bound, not significance
 SOURCE_SAMPLE = 1000  # FER2013 validation images the guard scores: fixed, so every update sees the same ones
 SAMPLE_SEED = 0
@@ -93,6 +97,7 @@ def judge(
     *,
     tolerance: float,
     alpha: float = ALPHA,
+    anchor_alpha: float = ANCHOR_ALPHA,
 ) -> Verdict:
     """Whether ``candidate``'s answers on ``pool`` break none of the rules above against ``anchor`` (and
     ``parent``, the head it was learned from, when that is not the anchor), with the reasons if they do."""
@@ -105,7 +110,7 @@ def judge(
         metrics[f"guard_{domain}_p_anchor"] = exact_mcnemar(*_changes(right, at_anchor))
         metrics[f"guard_{domain}_change_anchor"] = float(right.mean() - at_anchor.mean())
         if right.mean() < at_parent.mean():  # see the module's last paragraph
-            reasons.extend(_anchor_rules(domain, right, at_anchor, tolerance=tolerance, alpha=alpha))
+            reasons.extend(_anchor_rules(domain, right, at_anchor, tolerance=tolerance, alpha=anchor_alpha))
         if before is not None and domain != SOURCE_DOMAIN:
             reasons.extend(_significance(domain, right, at_parent, "before this label", alpha))
         reasons.extend(class_collapses(domain, y, anchor[domain], candidate[domain], parent=before, alpha=alpha))
