@@ -2,12 +2,12 @@
 
 Online updates learn one label at a time, and the line drifts from what the labels as a whole say: a head
 refitted on all of them with the replay pool gained ~3 points on photos nobody labeled where the online line
-gained nothing. Every ``INFANTINO_CONSOLIDATE_EVERY`` labeled images (learned or held back: a label the guard
-held back for one step's harm is still a true label, and the refit weighs it with all the others; and on
-demand from the dashboard)
-the single writer refits the head (seconds), registers it onto the live version (same extractor, tagged with
+gained nothing. Every ``INFANTINO_CONSOLIDATE_EVERY`` labeled images, and on demand from the dashboard, the
+single writer refits the head (seconds), registers it onto the live version (same extractor, tagged with
 the number of labels it holds), judges it with the forgetting guard, and the alias service makes it live if
 it passes. Then every label is scored for label noise and the likeliest mistakes go back to the queue.
+Held-back labels count towards N too: a label the guard held back for one step's harm is still a true label,
+and the refit weighs it with all the others.
 """
 
 from __future__ import annotations
