@@ -27,11 +27,12 @@ both hold out the same photos. Photos go through the served path: face detector,
 a JSON object of TrainConfig fields over the preset; default ``{}``) on the infant photos of ``--data``, in a
 throw-away registry; see ``bench/crossval.py``. ``--work DIR`` keeps it, with each FER2013 stage and each recipe's fold
 results, which later runs reuse (``bench/crossval_store.py``; ``--fresh`` trains again). ``--fold-seed`` deals the
-folds. ``--compare A B`` cross-validates two recipes on the same folds. Under ``recipes``, per recipe: ``folds``
-(accuracy, macro-F1, per-class recall, ECE, 3-class ``valence_accuracy``, ``seconds``) and ``overall``, pooled over all
-photos, each scored once by the fold model that did not train on it, with ``accuracy_ci95`` and
-``valence_accuracy_ci95``. With ``--compare``, ``paired`` holds B − A in pooled accuracy and macro-F1, each with its
-95 % paired-bootstrap interval. ``--preset tiny`` uses ``TrainConfig.tiny`` (seconds; a smoke check).
+folds. ``--compare A B`` cross-validates two recipes on the same folds. ``--unlabeled-fold`` withholds the labels of
+each fold's next fold: its model gets those photos as unlabeled uploads (for ``pseudo_confidence``). Under ``recipes``,
+per recipe: ``folds`` (accuracy, macro-F1, per-class recall, ECE, 3-class ``valence_accuracy``, ``seconds``) and
+``overall``, pooled over all photos, each scored once by the fold model that did not train on it, with
+``accuracy_ci95`` and ``valence_accuracy_ci95``. With ``--compare``, ``paired`` holds B − A in pooled accuracy and
+macro-F1, each with its 95 % paired-bootstrap interval. ``--preset tiny`` uses ``TrainConfig.tiny`` (a smoke check).
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--fold-seed", type=int, default=0, help="deals the folds (with --cv)")
     parser.add_argument("--work", type=Path, default=None, help="keep the folds' registry and runs here (with --cv)")
     parser.add_argument("--fresh", action="store_true", help="train again what --work holds results of (with --cv)")
+    parser.add_argument(
+        "--unlabeled-fold", action="store_true", help="each fold's next fold is its unlabeled uploads (with --cv)"
+    )
     return parser.parse_args()
 
 
@@ -114,7 +118,8 @@ def main() -> None:
     if args.cv is not None:
         recipes = args.compare or [args.recipe]
         base = base_config(args.preset, found)
-        report = cross_validate(base, recipes, k=args.cv, seed=args.fold_seed, work=args.work, fresh=args.fresh)
+        where = {"work": args.work, "fresh": args.fresh, "unlabeled_fold": args.unlabeled_fold}
+        report = cross_validate(base, recipes, k=args.cv, seed=args.fold_seed, **where)
         print(json.dumps(report))
         return
     if args.compare:

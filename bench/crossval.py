@@ -44,7 +44,7 @@ FER_STAGE_FIELDS = (
     "image_size",
 )
 # Fields cross-validation sets itself; a recipe that overrides them would no longer be scored on its folds.
-OWNED_FIELDS = {"image_dir", "work_dir", "test_names", "init_checkpoint", "resume", "final_fit", "tags"}
+OWNED_FIELDS = {"image_dir", "work_dir", "test_names", "unlabeled", "init_checkpoint", "resume", "final_fit", "tags"}
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,13 @@ def cross_validate(
     seed: int,
     work: Path | None = None,
     fresh: bool = False,
+    unlabeled_fold: bool = False,
 ) -> dict[str, Any]:
     """Every recipe trained and scored on the same folds; with two, the paired difference B − A.
 
     A kept ``work`` folder reuses its FER2013 stages and, unless ``fresh``, its recipes' stored fold results.
+    With ``unlabeled_fold`` each fold's model learns the labels of K − 2 folds only: the next fold's photos are
+    its unlabeled uploads (``TrainConfig.unlabeled``), which a semi-supervised recipe may use and others ignore.
     """
     import torch
 
@@ -131,17 +134,18 @@ def cross_validate(
         contextlib.nullcontext(str(work)) if work is not None else tempfile.TemporaryDirectory(prefix="crossval-")
     )
     with folder as scratch:
-        root = Path(scratch)
+        root = Path(scratch).resolve()  # a relative --work cannot be an artifact URI
         root.mkdir(parents=True, exist_ok=True)
         registry = Registry(
             f"sqlite:///{root / 'mlflow.db'}", artifact_root=(root / "artifacts").as_uri(), model_name="crossval"
         )
         results = []
         for r, config in zip("AB", configs, strict=False):
-            stored = store.results_path(root, config, k=k, seed=seed, names=folds.names)
+            stored = store.results_path(root, config, k=k, seed=seed, names=folds.names, unlabeled_fold=unlabeled_fold)
             found = None if fresh else store.load_results(stored)
             if found is None:
-                found = run_folds(config, folds, registry=registry, work=root / f"recipe_{r}")
+                work_r = root / f"recipe_{r}"
+                found = run_folds(config, folds, registry=registry, work=work_r, unlabeled_fold=unlabeled_fold)
                 store.save_results(stored, found)
             results.append(found)
     report: dict[str, Any] = {
@@ -149,6 +153,7 @@ def cross_validate(
         "fold_seed": seed,
         "n": len(folds.names),
         "fold_sizes": [len(test) for test in folds.test],
+        "unlabeled_fold": unlabeled_fold,
         "recipes": {
             r: {"overrides": overrides, **recipe_report(folds, found)}
             for r, overrides, found in zip("AB", recipes, results, strict=False)
@@ -162,7 +167,9 @@ def cross_validate(
     return report
 
 
-def run_folds(config: TrainConfig, folds: Folds, *, registry: Registry, work: Path) -> list[FoldResult]:
+def run_folds(
+    config: TrainConfig, folds: Folds, *, registry: Registry, work: Path, unlabeled_fold: bool = False
+) -> list[FoldResult]:
     """Train and score one recipe on every fold, starting from the kept FER2013 stage of equal settings."""
     from mlcore.datasets import LabeledImages
     from mlcore.evaluation import model_probabilities
@@ -175,11 +182,13 @@ def run_folds(config: TrainConfig, folds: Folds, *, registry: Registry, work: Pa
     found = []
     for fold, indices in enumerate(folds.test, 1):
         names = [folds.names[i] for i in indices]
+        uploads = folds.test[fold % len(folds.test)] if unlabeled_fold else []
         shared = kept if kept.exists() else None
         fold_config = replace(
             config,
             work_dir=work / f"fold_{fold}",
             test_names=tuple(names),
+            unlabeled=tuple(str(Path(config.image_dir) / folds.names[i]) for i in uploads),
             init_checkpoint=shared,
             tags={"cv_fold": str(fold)},
         )

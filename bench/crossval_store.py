@@ -41,9 +41,13 @@ def keep_fer_stage(root: Path, key: tuple[Any, ...], trained: Path) -> Path:
     return kept
 
 
-def results_path(root: Path, config: TrainConfig, *, k: int, seed: int, names: list[str]) -> Path:
+def results_path(
+    root: Path, config: TrainConfig, *, k: int, seed: int, names: list[str], unlabeled_fold: bool = False
+) -> Path:
     """Where one recipe's fold results are kept: keyed by its settings, the folds and the photos."""
     key = {"params": config.params(), "k": k, "fold_seed": seed, "photos": _digest(names)}
+    if unlabeled_fold:
+        key["unlabeled_fold"] = True
     return root / "results" / f"{_digest(key)}.npz"
 
 

@@ -65,6 +65,14 @@ def folder_items(root: Path) -> list[FolderItem]:
     return items
 
 
+def image_files(root: Path) -> list[Path]:
+    """Every image file under ``root`` at any depth, sorted: photos without labels (uploads for pseudo-labels)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist")
+    return sorted(path for path in root.rglob("*") if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def _open_text(path: Path) -> io.TextIOBase:
     if str(path).endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")

@@ -57,6 +57,11 @@ class TrainConfig:
     # These photos (``label/file`` under image_dir) are the held-out ones, and val_fraction is then a share of the
     # rest; None: the seeded split holds out test_fraction. Cross-validation names each fold's photos here.
     test_names: tuple[str, ...] | None = None
+    # Semi-supervised head (off by default): photos nobody labeled (paths), and the calibrated confidence at which
+    # the head's answer for one becomes its label for a refit of the head; 0 is off. A photo named here is never
+    # learned with its folder's label, even under image_dir: cross-validation withholds a fold's labels this way.
+    unlabeled: tuple[str, ...] = ()
+    pseudo_confidence: float = 0.0
     # head and calibration
     head_epochs: int = 60
     coverage: float = 0.85
@@ -90,12 +95,14 @@ class TrainConfig:
         return cls(**settings)
 
     def params(self) -> dict[str, str]:
-        # Not test_names: split.json records them, and a fold's hundreds of names overflow an MLflow param value.
-        return {
+        # Not test_names: split.json records them, and a fold's hundreds of names overflow an MLflow param value;
+        # of the unlabeled photos, their number.
+        params = {
             k: str(v)
             for k, v in asdict(self).items()
-            if k not in ("tags", "resume", "work_dir", "cache_dir", "threads", "test_names")
+            if k not in ("tags", "resume", "work_dir", "cache_dir", "threads", "test_names", "unlabeled")
         }
+        return params | {"unlabeled_n": str(len(self.unlabeled))}
 
 
 @dataclass(frozen=True)

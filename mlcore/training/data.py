@@ -35,6 +35,7 @@ class InfantData:
     names: list[str]
     split: Split
     found: int  # photos in which a face was found
+    unlabeled: torch.Tensor  # faces of the photos nobody labeled (``TrainConfig.unlabeled``), when the head uses them
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class FerData:
 def load_infant(config: TrainConfig, progress: ProgressCallback) -> InfantData:
     assert config.image_dir is not None
     root = Path(config.image_dir)
-    items = folder_items(root)
+    withheld = {Path(name).resolve() for name in config.unlabeled}
+    items = [item for item in folder_items(root) if item.path.resolve() not in withheld]
     if len(items) < NUM_CLASSES:
         raise ValueError(f"{root} holds {len(items)} images; training needs at least one per label")
     detector = make_detector(config.face_detector)
@@ -68,7 +70,16 @@ def load_infant(config: TrainConfig, progress: ProgressCallback) -> InfantData:
     split = _split(config, labels, duplicate_groups(hashes), names)
     tensors = batch(faces, size=config.image_size, mean=NORM.mean, std=NORM.std)
     logger.info("infant photos: %d, face found in %d (%s)", len(items), found, detector.name)
-    return InfantData(tensors, labels, names, split, found)
+    return InfantData(tensors, labels, names, split, found, _unlabeled_faces(config, detector))
+
+
+def _unlabeled_faces(config: TrainConfig, detector: Any) -> torch.Tensor:
+    """The unlabeled photos' face crops as tensors; none when the head will not use them."""
+    paths = [Path(name) for name in config.unlabeled] if config.pseudo_confidence > 0 else []
+    faces = [_crop_cached(path, detector, config)[0] for path in paths]
+    if not faces:
+        return torch.zeros((0, 3, config.image_size, config.image_size))
+    return batch(faces, size=config.image_size, mean=NORM.mean, std=NORM.std)
 
 
 def _split(config: TrainConfig, labels: np.ndarray, groups: np.ndarray, names: list[str]) -> Split:

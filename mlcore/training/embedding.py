@@ -47,7 +47,10 @@ def _embed(extractor: Extractor, x: torch.Tensor) -> np.ndarray:
 def embed_all(run: TrainRun) -> dict[str, Any]:
     """Embeddings through the same preprocessing as inference (FER rows go through PIL like an upload)."""
     config, fer, extractor = run.config, run.fer, run.extractor
-    out: dict[str, Any] = {"infant": _embed(extractor, run.infant.tensors)}
+    out: dict[str, Any] = {
+        "infant": _embed(extractor, run.infant.tensors),
+        "unlabeled": _embed(extractor, run.infant.unlabeled),
+    }
     run.progress(ProgressEvent(stage="embed", step=1, total=3))
     if fer is not None:
         rng = np.random.default_rng([config.seed, 3])

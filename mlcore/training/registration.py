@@ -14,7 +14,7 @@ from mlcore.metrics import Evaluation, evaluate_probabilities
 from mlcore.online import fit_head, head_probabilities, new_head
 from mlcore.progress import ProgressEvent
 from mlcore.reference import ReferenceData
-from mlcore.training.config import TrainResult
+from mlcore.training.config import TrainConfig, TrainResult
 from mlcore.training.run import TrainRun
 
 logger = logging.getLogger(__name__)
@@ -24,11 +24,11 @@ def fit_and_register(run: TrainRun, embeddings: dict[str, Any]) -> TrainResult:
     """Fit and calibrate the head, score the recipe on the held-out photos, then (``final_fit``) fit the head
     served on train + held-out photos; both are registered, the served one names the recipe's; the alias stays."""
     config, infant = run.config, run.infant
-    split, x = infant.split, embeddings["infant"]
-    head, calibration = _fit_head(run, x, split.train)
+    split = infant.split
+    head, calibration, pseudo_n = _fit_head(run, embeddings, split.train)
     evaluations = _evaluate(run, head, calibration, embeddings)
     run.clock.end()
-    metrics = _metrics(run, evaluations, calibration)
+    metrics = _metrics(run, evaluations, calibration) | {"pseudo_labeled_n": float(pseudo_n)}
     run.log_dict(
         {
             "image_dir": str(config.image_dir),
@@ -46,10 +46,11 @@ def fit_and_register(run: TrainRun, embeddings: dict[str, Any]) -> TrainResult:
     version = _register(run, head, calibration, extractor_id, metrics=metrics, fitted_on="train")
     if len(final_rows) > len(split.train):
         recipe = version
-        head, calibration = _fit_head(run, x, final_rows)
+        head, calibration, pseudo_n = _fit_head(run, embeddings, final_rows)
         served = _evaluate(run, head, calibration, embeddings)
         del served["test_infant"]  # these photos trained it now: the recipe's held-out score stands for it
-        metrics = metrics | _metrics(run, served, calibration) | {"final_fit_n": float(len(final_rows))}
+        metrics |= _metrics(run, served, calibration) | {"final_fit_n": float(len(final_rows))}
+        metrics["pseudo_labeled_n"] = float(pseudo_n)
         version = _register(
             run, head, calibration, extractor_id, metrics=metrics, fitted_on="train+test", recipe=recipe
         )
@@ -93,14 +94,30 @@ def _register(
     )
 
 
-def _fit_head(run: TrainRun, x: np.ndarray, rows: np.ndarray) -> tuple[MLPClassifier, Calibration]:
-    """A head fitted on ``rows``, calibrated on the validation photos (which no head ever trains on)."""
-    config, split, y = run.config, run.infant.split, run.infant.labels
+def _fit_head(run: TrainRun, embeddings: dict[str, Any], rows: np.ndarray) -> tuple[MLPClassifier, Calibration, int]:
+    """A head fitted on ``rows``, calibrated on the validation photos (which no head ever trains on), and how many
+    unlabeled photos it learned with its own answer (``pseudo_confidence``)."""
+    config, split, y, x = run.config, run.infant.split, run.infant.labels, embeddings["infant"]
     run.progress(ProgressEvent(stage="head", step=0, total=1))
-    head = fit_head(new_head(seed=config.seed), x[rows], y[rows], epochs=config.head_epochs, seed=config.seed)
-    calibration = calibrate(head_probabilities(head, x[split.val]), y[split.val], coverage=config.coverage)
+    head, calibration = _fit_calibrated(config, x[rows], y[rows], (x[split.val], y[split.val]))
+    unlabeled = embeddings["unlabeled"]
+    sure = np.zeros(len(unlabeled), dtype=bool)
+    if config.pseudo_confidence > 0 and len(unlabeled):
+        probabilities = scale(head_probabilities(head, unlabeled), calibration.temperature)
+        sure = probabilities.max(axis=1) >= config.pseudo_confidence
+        if sure.any():
+            pseudo = probabilities[sure].argmax(axis=1)
+            features, labels = np.concatenate([x[rows], unlabeled[sure]]), np.concatenate([y[rows], pseudo])
+            head, calibration = _fit_calibrated(config, features, labels, (x[split.val], y[split.val]))
     run.progress(ProgressEvent(stage="head", step=1, total=1))
-    return head, calibration
+    return head, calibration, int(sure.sum())
+
+
+def _fit_calibrated(
+    config: TrainConfig, x: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray]
+) -> tuple[MLPClassifier, Calibration]:
+    head = fit_head(new_head(seed=config.seed), x, y, epochs=config.head_epochs, seed=config.seed)
+    return head, calibrate(head_probabilities(head, val[0]), val[1], coverage=config.coverage)
 
 
 def _evaluate(

@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 from PIL import Image
 
 from infantino_site.api_errors import ServiceUnavailable
-from mlcore.datasets import DataFolders, data_folders
+from mlcore.datasets import DataFolders, data_folders, image_files
 from mlcore.faces import DETECTORS as FACE_DETECTORS
 from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
 from mlcore.label_noise import LabelIssue
@@ -60,6 +60,7 @@ __all__ = [
     "data_folders",
     "decode_image",
     "encode_clean",
+    "image_files",
     "normalised_entropy",
     "reliability_from_metrics",
     "reset_backend",

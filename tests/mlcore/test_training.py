@@ -181,3 +181,46 @@ def test_named_test_photos_with_a_near_duplicate_left_in_training_are_refused(da
     config = TrainConfig.tiny(fer_csv=None, image_dir=data["images"], work_dir=tmp_path / "w", test_names=leaky)
     with pytest.raises(ValueError, match="near-duplicate"):
         load_infant(config, no_progress)
+
+
+def test_photos_named_unlabeled_are_never_learned_with_their_folders_labels(data, registry, tmp_path):
+    from mlcore.labels import LABELS
+
+    withheld = {f"{label}/2.png" for label in LABELS}
+    config = TrainConfig.tiny(
+        fer_csv=None,
+        image_dir=data["images"],
+        work_dir=tmp_path / "w",
+        infant_epochs=0,
+        unlabeled=tuple(str(data["images"] / name) for name in sorted(withheld)),
+    )
+    result = train(config, registry)
+
+    split = registry.version_json(result.version, "split.json")
+    learned = set(split["train"]) | set(split["val"]) | set(split["test"])
+    assert not learned & withheld and len(learned) == 5 * len(LABELS) + 1 - len(withheld)
+    assert registry.version_info(result.version).metrics["pseudo_labeled_n"] == 0  # pseudo_confidence is off
+
+
+def test_the_head_learns_the_unlabeled_photos_it_is_sure_of_as_its_own_answers(data, registry, tmp_path):
+    from tests.mlcore.tiny_data import distinct_face
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    for k in range(6):
+        distinct_face(5000 + k, label=k).save(uploads / f"{k}.png")
+    files = tuple(str(path) for path in sorted(uploads.iterdir()))
+
+    def pseudo_labeled(confidence: float) -> float:
+        config = TrainConfig.tiny(
+            fer_csv=None,
+            image_dir=data["images"],
+            work_dir=tmp_path / f"w{confidence}",
+            infant_epochs=0,
+            unlabeled=files,
+            pseudo_confidence=confidence,
+        )
+        return registry.version_info(train(config, registry).version).metrics["pseudo_labeled_n"]
+
+    assert pseudo_labeled(0.01) == len(files)  # every answer is at least 1/7 sure
+    assert pseudo_labeled(0.999) == 0  # a tiny head trained seconds is never that sure

@@ -47,3 +47,25 @@ def test_with_no_promote_the_version_is_only_registered(fake_backend, data):
 def test_without_infant_images_it_says_how_to_give_them(fake_backend, tmp_path):
     with pytest.raises(CommandError, match="no infant images"):
         _train("--data", str(tmp_path / "empty"))
+
+
+def test_pseudo_labels_need_the_photos_nobody_labeled(fake_backend, data):
+    with pytest.raises(CommandError, match="--unlabeled"):
+        _train("--data", str(data), "--pseudo-confidence", "0.9")
+
+
+def test_the_unlabeled_folders_images_reach_the_training_at_any_depth(fake_backend, data, tmp_path, monkeypatch):
+    from PIL import Image
+
+    nested = tmp_path / "uploads" / "2026" / "12"
+    nested.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(nested / "a.jpg")
+    (nested / "notes.txt").write_text("not a photo")
+    runs = []
+    original = fake_backend.train
+    monkeypatch.setattr(fake_backend, "train", lambda run: runs.append(run) or original(run))
+
+    _train("--data", str(data), "--unlabeled", str(tmp_path / "uploads"), "--pseudo-confidence", "0.9")
+
+    assert runs[0].options["unlabeled"] == (str(nested / "a.jpg"),)
+    assert runs[0].options["pseudo_confidence"] == 0.9

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from modelops.management.progress import StageBars
 from modelops.models import ModelChange
 from modelops.services import live_version_move
-from predictions.ml import FACE_DETECTORS, TrainingCancelled, TrainingRun, backend, data_folders
+from predictions.ml import FACE_DETECTORS, TrainingCancelled, TrainingRun, backend, data_folders, image_files
 from predictions.ml.training import RECIPE, latest_run
 
 SUMMARY = ("test_infant_accuracy", "test_infant_macro_f1", "infant_accuracy", "fer_accuracy")
@@ -49,6 +49,13 @@ class Command(BaseCommand):
             type=float,
             default=0.85,
             help="share of validation photos answered; the rest set the 'unsure' threshold",
+        )
+        parser.add_argument("--unlabeled", type=Path, help="photos nobody labeled (any depth), for --pseudo-confidence")
+        parser.add_argument(
+            "--pseudo-confidence",
+            type=float,
+            default=RECIPE.pseudo_confidence,
+            help="the head also learns each --unlabeled photo it is at least this sure of, as that answer (0: off)",
         )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
@@ -126,7 +133,22 @@ def _config(options: dict[str, Any], *, has_fer: bool) -> dict[str, Any]:
         "init_checkpoint": options["fer_checkpoint"],
         "adapt_bn": not options["no_adapt_bn"],
         "coverage": options["coverage"],
+        "unlabeled": _unlabeled(options),
+        "pseudo_confidence": options["pseudo_confidence"],
     }
+
+
+def _unlabeled(options: dict[str, Any]) -> tuple[str, ...]:
+    folder, confidence = options["unlabeled"], options["pseudo_confidence"]
+    if not 0 <= confidence < 1:
+        raise CommandError(f"--pseudo-confidence is a probability below 1, not {confidence}")
+    if folder is None:
+        if confidence > 0:
+            raise CommandError("--pseudo-confidence needs --unlabeled DIR: the photos to pseudo-label")
+        return ()
+    if not folder.is_dir():
+        raise CommandError(f"{folder} is not a folder")
+    return tuple(str(path) for path in image_files(folder))
 
 
 def _data_paths(options: dict[str, Any]) -> tuple[Path | None, Path | None]:
