@@ -12,7 +12,10 @@ is worse or merely different. The rule, per update:
   and at 0.05 chance alone brought it to the edge, where every label that cost one photo was refused
   (122 of 150 labels in a learning-curve run);
 - the source domain holds it back when its accuracy on a fixed sample falls more than ``tolerance``
-  below the anchor: a small, real loss on the source is the price of adapting, the bound caps it;
+  below the anchor: a small, real loss on the source is the price of adapting, the bound caps it.
+  When that bound is the only rule broken, the verdict says so (``forgetting_only``): the learner may
+  then rehearse the source domain with the label and ask again, rather than refuse a correct label
+  because the line stands at the bound;
 - on every domain, no class may collapse: a class with at least ``CLASS_MIN_IMAGES`` images whose
   recall falls below half the anchor's, by at least ``CLASS_MIN_DROP`` and ``CLASS_MIN_LOST`` images.
   A one-image flip is noise on a class of 3–10 photos; a class that stops being predicted is not,
@@ -60,6 +63,7 @@ class Verdict:
     passed: bool
     reasons: tuple[str, ...]  # one readable line per broken rule
     metrics: dict[str, float]  # "guard_<domain>_p_anchor", "guard_<domain>_change_anchor" (candidate − anchor)
+    forgetting_only: bool = False  # the source domain's forgetting bound is the one rule broken
 
 
 def pool_of(reference: ReferenceData, *, source_sample: int = SOURCE_SAMPLE) -> Pool:
@@ -102,6 +106,7 @@ def judge(
     """Whether ``candidate``'s answers on ``pool`` break none of the rules above against ``anchor`` (and
     ``parent``, the head it was learned from, when that is not the anchor), with the reasons if they do."""
     reasons: list[str] = []
+    forgetting: list[str] = []
     metrics: dict[str, float] = {}
     for domain, y in pool.y.items():
         right, at_anchor = candidate[domain] == y, anchor[domain] == y
@@ -110,11 +115,17 @@ def judge(
         metrics[f"guard_{domain}_p_anchor"] = exact_mcnemar(*_changes(right, at_anchor))
         metrics[f"guard_{domain}_change_anchor"] = float(right.mean() - at_anchor.mean())
         if right.mean() < at_parent.mean():  # see the module's last paragraph
-            reasons.extend(_anchor_rules(domain, right, at_anchor, tolerance=tolerance, alpha=anchor_alpha))
+            broken = _anchor_rules(domain, right, at_anchor, tolerance=tolerance, alpha=anchor_alpha)
+            (forgetting if domain == SOURCE_DOMAIN else reasons).extend(broken)
         if before is not None and domain != SOURCE_DOMAIN:
             reasons.extend(_significance(domain, right, at_parent, "before this label", alpha))
         reasons.extend(class_collapses(domain, y, anchor[domain], candidate[domain], parent=before, alpha=alpha))
-    return Verdict(passed=not reasons, reasons=tuple(reasons), metrics=metrics)
+    return Verdict(
+        passed=not (reasons or forgetting),
+        reasons=tuple(forgetting + reasons),
+        metrics=metrics,
+        forgetting_only=bool(forgetting) and not reasons,
+    )
 
 
 def _changes(right: np.ndarray, before: np.ndarray) -> tuple[int, int]:

@@ -106,6 +106,10 @@ def test_the_source_domain_is_bounded_by_points_lost_not_by_significance():
     assert verdict.reasons == (
         "fer accuracy 0.570 vs 0.600 at the anchor: 3.0 points lost, over the 2.0-point forgetting bound",
     )
+    assert verdict.forgetting_only  # the learner may rehearse the source and ask again
+    infant_worse = {**big_loss, "infant": answers(infant, list(range(20)))}  # 20 photos lost: p < 1e-6
+    both = guard.judge(pool_with(infant, fer), infant_worse, anchor, tolerance=0.02)
+    assert len(both.reasons) == 2 and not both.forgetting_only
 
 
 def test_a_class_whose_recall_collapses_is_held_back_even_when_accuracy_holds():

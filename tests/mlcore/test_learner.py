@@ -9,7 +9,8 @@ from sklearn.neural_network import MLPClassifier
 
 from mlcore import guard, learner
 from mlcore.labels import NUM_CLASSES
-from mlcore.online import CLASSES
+from mlcore.online import CLASSES, fit_head, new_head
+from mlcore.reference import ReferenceData
 
 
 def blobs(n_per_class: int, seed: int, spread: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +105,7 @@ def test_hammering_one_wrong_label_is_held_back_by_the_guard(trained, reference)
     assert result.guard == learner.GUARD_FAILED
     assert not result.accepted
     assert "class 'happy' recall on fer fell to" in " ".join(result.reasons)
+    assert result.metrics["rehearsals"] == 0  # a collapse is not mended by rehearsing the source: refused at once
 
 
 def test_with_replay_the_same_label_stream_forgets_less(trained, reference):
@@ -152,3 +154,32 @@ def test_warm_up_reads_a_head_back_the_way_the_registry_does_without_touching_th
     assert [name for name, _ in read_back] == ["model.skops"]
     assert read_back[0][1].classes_.tolist() == CLASSES.tolist()
     assert {"mlflow.sklearn", "skops.io"} <= set(sys.modules)
+
+
+def test_a_label_that_only_breaks_the_forgetting_bound_is_learned_with_a_rehearsal_of_the_source():
+    # Overlapping domains (spread 4): this correct label costs the fixed FER2013 sample one image, and with
+    # no tolerance left (a line standing at the bound) that alone held it back.
+    fer_x, fer_y = blobs(20, seed=1, spread=4)
+    infant_x, infant_y = blobs(10, seed=2, spread=4)
+    pool_x, pool_y = blobs(30, seed=3, spread=4)
+    reference = ReferenceData(
+        val_x={"fer": fer_x, "infant": infant_x},
+        val_y={"fer": fer_y, "infant": infant_y},
+        replay_x=pool_x,
+        replay_y=pool_y,
+        replay_domain=np.array(["fer"] * len(pool_y)),
+    )
+    head = fit_head(new_head(seed=0), pool_x, pool_y, epochs=30)
+    x, y = blobs(1, seed=102, spread=4)
+    before = learner.evaluate(head, reference)["fer_accuracy"]
+
+    def learn(rehearsals: int) -> learner.UpdateResult:
+        config = learner.LearnerConfig(tolerance=0.0, rehearsals=rehearsals)
+        return learner.update_head(head, x[2:3], y[2:3], reference=reference, config=config)
+
+    refused, learned = learn(0), learn(3)
+    assert not refused.accepted and refused.metrics["fer_accuracy"] < before
+    assert refused.reasons[0].startswith("fer accuracy") and "forgetting bound" in refused.reasons[0]
+    assert learned.accepted and 1 <= learned.metrics["rehearsals"] <= 3
+    assert learned.metrics["fer_accuracy"] >= before
+    assert learned.metrics["replay_rows"] > refused.metrics["replay_rows"]  # the rehearsal steps replayed FER rows
