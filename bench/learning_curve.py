@@ -1,18 +1,23 @@
 """Does labeling through InfantinO make the model better on photos nobody labeled, and which order and method most?
 
-The infant dev photos are split once (grouped by near-duplicates, stratified, fixed seed) into five folds: two
-train the start model, two are the pool a simulated annotator labels with their true labels, one is held out and
-only scored. The start model (``TrainConfig`` defaults, or a minutes-long recipe with ``--quick``) is trained once
-per recipe and split and kept in ``--work``. Then, for each seed, the pool is labeled through the app's real
-service path (queue → label → online update with the guard) in three orders — the queue's own (uncertainty +
-diversity, re-read after every label), random, least confident under the live head — and each run's labels are
-also refitted into a head at every checkpoint (the periodic-refit method). A full retrain on the start photos plus
-all pool labels is the last point (``--skip-retrain`` omits it). After 0, 25, 50, 100, 200 and all labels:
-held-out accuracy and macro-F1, FER2013 validation accuracy and labels held back by the guard.
+The infant dev photos are dealt once (grouped by near-duplicates, stratified, ``--split-seed``) into five folds.
+By default (``--layout 1-3-1``) one fold trains the start model, three are the pool a simulated annotator labels
+with their true labels, one is held out and only scored: a first model on ~90 photos, then ~260 labels through
+the app. Each seed rotates the folds by one (seed s deals fold i + s), so every seed has its own start model,
+pool and held-out photos, and the held-out photos of up to five seeds are disjoint: pooled, they are one larger
+held-out set, and the gains and their intervals are paired over all of them. A start model (``TrainConfig``
+defaults, or a minutes-long recipe with ``--quick``) is trained once per recipe and split and kept in ``--work``.
+For each seed the pool is labeled through the app's real service path (queue → label → online update with the
+guard) in three orders — the queue's own (uncertainty + diversity, re-read after every label), random, least
+confident under the live head — and each run's labels are also refitted into a head at every checkpoint (the
+periodic-refit method). A full retrain on the start photos plus all pool labels is the last point
+(``--skip-retrain`` omits it). After 0, 25, 50, 100, 200 and all labels: held-out accuracy and macro-F1,
+FER2013 validation accuracy and labels held back by the guard.
 
 Prints one JSON object (and writes it to ``--out``) and draws the curve as a PNG (``--plot``).
 
-    .venv/bin/python bench/learning_curve.py [--quick] [--seeds 3] [--work DIR] [--out FILE] [--plot FILE]
+    .venv/bin/python bench/learning_curve.py [--quick] [--seeds 3] [--layout 1-3-1] [--fer-checkpoint PT]
+        [--work DIR] [--out FILE] [--plot FILE]
 
 ``--preset tiny --quick`` trains ``TrainConfig.tiny`` (32 px, random weights): seconds, a smoke check of the path.
 """
@@ -52,6 +57,10 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short recipe and fewer labels: a few minutes")
     parser.add_argument("--seeds", type=int, default=3, help="runs per variant (at least 3 for the findings)")
     parser.add_argument("--split-seed", type=int, default=0, help="deals the five folds")
+    parser.add_argument(
+        "--layout", choices=sorted(maths.LAYOUTS), default=maths.LAYOUT, help="folds to start, pool and held-out"
+    )
+    parser.add_argument("--fer-checkpoint", type=Path, help="start from this after_fer.pt (same FER2013 settings)")
     parser.add_argument("--labels", type=int, default=None, help="labels per run (default: the whole pool)")
     parser.add_argument("--work", type=Path, default=REPO / "var" / "bench" / "learning_curve", help="cache folder")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
@@ -61,6 +70,8 @@ def arguments() -> argparse.Namespace:
         "--preset", choices=("full", "tiny"), default="full", help="tiny: TrainConfig.tiny, seconds (a smoke check)"
     )
     args = parser.parse_args()
+    if not 1 <= args.seeds <= maths.FOLDS:
+        parser.error(f"--seeds is 1 to {maths.FOLDS}: beyond, seeds would hold out the same photos again")
     if shared_data().infant_dir is None:
         sys.exit("no infant photos under ../shared/data: the learning curve needs the dev photos")
     return args
@@ -77,10 +88,16 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(2)
-    setup = prepared(args, work)
-    runs = run_variants(setup, args)
-    retrain = None if args.quick or args.skip_retrain else retrain_summary(setup, work)
-    report = build_report(setup, runs, retrain, args)
+    plan = planned(args)
+    runs, setups, retrains = [], [], []
+    for seed in range(args.seeds):
+        setup = prepared(plan, seed, work)
+        runs += run_variants(setup, args)
+        setups.append(setup)
+        if not (args.quick or args.skip_retrain):
+            retrains.append(retrain_summary(plan, setup, work))
+    retrain = maths.retrain_summary(retrains) if retrains else None
+    report = build_report(plan, setups, runs, retrain, args)
     plot_path = args.plot or (args.out.with_suffix(".png") if args.out else work / "learning_curve.png")
     from bench.learning_curve_plot import plot
 
@@ -88,19 +105,29 @@ def main() -> None:
     retrain_at = (retrain["labels"], retrain["accuracy"]) if retrain else None
     report["plot"] = str(plot(grouped(runs), plot_path, retrain=retrain_at, title=title))
     report["bench_seconds"] = round(time.monotonic() - started, 1)
-    text = json.dumps(report, indent=2)
+    text = json.dumps(report, indent=2, default=str)  # a FER2013 checkpoint override is a path
     if args.out:
         args.out.write_text(text + "\n")
     print(text)
 
 
 @dataclass(frozen=True)
-class Setup:
-    """What every run shares: the split, the recipe, the start model and the pool as the app holds it."""
+class Plan:
+    """What every seed shares: the folds, the layout, the recipe and how many labels each run gives."""
 
     folds: Folds
-    split: maths.Partition
+    layout: str
+    base: TrainConfig
     overrides: dict[str, Any]
+    marks: list[int]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One seed: its rotation of the folds, its start model and its pool as the app holds it."""
+
+    seed: int
+    split: maths.Partition
     config: TrainConfig
     start: Start
     start_seconds: float
@@ -108,60 +135,59 @@ class Setup:
     marks: list[int]
 
 
-def prepared(args: argparse.Namespace, work: Path) -> Setup:
-    """Split the photos, train (or reuse) the start model, upload the pool into the throw-away app."""
+def planned(args: argparse.Namespace) -> Plan:
+    """The five folds, the recipe and the checkpoints: every seed labels as many photos as the smallest pool."""
     from bench.common import base_config
     from bench.crossval import photo_folds
-    from bench.learning_curve_run import pool_items, prepare
-    from bench.learning_curve_start import QUICK_RECIPE, start_config, start_model
+    from bench.learning_curve_start import QUICK_RECIPE
 
     data = shared_data()
     assert data.infant_dir is not None
     folds = photo_folds(data.infant_dir, k=maths.FOLDS, seed=args.split_seed)
-    split = maths.partition(folds)
-    base = base_config(args.preset, data)
-    overrides = QUICK_RECIPE if args.quick and args.preset == "full" else {}
-    config = start_config(base, overrides, folds, split)
+    overrides = dict(QUICK_RECIPE) if args.quick and args.preset == "full" else {}
+    if args.fer_checkpoint:
+        overrides["init_checkpoint"] = args.fer_checkpoint.resolve()
+    smallest = min(len(maths.partition(folds, args.layout, rotation=s).pool) for s in range(args.seeds))
+    total = min(args.labels or smallest, QUICK_LABELS if args.quick else smallest)
+    return Plan(folds, args.layout, base_config(args.preset, data), overrides, maths.checkpoints(total))
+
+
+def prepared(plan: Plan, seed: int, work: Path) -> Setup:
+    """Seed ``seed``'s rotation of the folds: its start model trained (or reused), its pool uploaded into the app."""
+    from bench.learning_curve_run import pool_items, prepare
+    from bench.learning_curve_start import start_config, start_model
+
+    folds, infant_dir = plan.folds, plan.base.image_dir
+    assert infant_dir is not None
+    split = maths.partition(folds, plan.layout, rotation=seed)
+    config = start_config(plan.base, plan.overrides, folds, split)
     t0 = time.monotonic()
     start = start_model(config, folds, split, work=work)
     start_seconds = time.monotonic() - t0
-    pool = prepare(start, pool_items(data.infant_dir, [folds.names[i] for i in split.pool], folds.labels[split.pool]))
-    total = min(args.labels or len(pool.images), QUICK_LABELS if args.quick else len(pool.images))
-    return Setup(
-        folds=folds,
-        split=split,
-        overrides=overrides,
-        config=config,
-        start=start,
-        start_seconds=start_seconds,
-        pool=pool,
-        marks=maths.checkpoints(total),
-    )
+    pool = prepare(start, pool_items(Path(infant_dir), [folds.names[i] for i in split.pool], folds.labels[split.pool]))
+    return Setup(seed, split, config, start, start_seconds, pool, plan.marks)
 
 
 def run_variants(setup: Setup, args: argparse.Namespace) -> list[Curve]:
-    """Every order under every seed through the app, each followed by the refit of the same labels."""
+    """Every order on this seed's pool through the app, each followed by the refit of the same labels."""
     from bench.learning_curve_run import ORDERS, online_run, refit_run
 
     curves = []
     epochs = QUICK_REFIT_EPOCHS if args.quick else REFIT_EPOCHS
-    for seed in range(args.seeds):
-        for order in ORDERS:
-            online, done = online_run(setup.pool, setup.start, order=order, seed=seed, marks=setup.marks)
-            curves += [online, refit_run(setup.pool, setup.start, online, done, epochs=epochs)]
-            print(f"seed {seed} {order}: {online.points[-1].accuracy:.3f} after {len(done)} labels", file=sys.stderr)
+    seed = setup.seed
+    for order in ORDERS:
+        online, done = online_run(setup.pool, setup.start, order=order, seed=seed, marks=setup.marks)
+        curves += [online, refit_run(setup.pool, setup.start, online, done, epochs=epochs)]
+        print(f"seed {seed} {order}: {online.points[-1].accuracy:.3f} after {len(done)} labels", file=sys.stderr)
     return curves
 
 
-def retrain_summary(setup: Setup, work: Path) -> dict[str, Any]:
-    """The full retrain's point, with its paired gain over the start model on the held-out photos."""
+def retrain_summary(plan: Plan, setup: Setup, work: Path) -> dict[str, Any]:
+    """This seed's full retrain point (start photos + every pool label), with its start model's answers."""
     from bench.learning_curve_start import retrain_point
-    from mlcore.comparison import paired_difference
 
-    point = retrain_point(setup.config, setup.folds, setup.split, work=work)
-    start_correct = setup.start.held_y == setup.start.model.probabilities(setup.start.held_x).argmax(axis=1)
-    found = paired_difference(start_correct, point.pop("correct"))
-    point["gain_vs_start"] = {"difference": round(found.value, 4), "ci95": [round(found.low, 4), round(found.high, 4)]}
+    point = retrain_point(setup.config, plan.folds, setup.split, work=work)
+    point["start_correct"] = setup.start.held_y == setup.start.model.probabilities(setup.start.held_x).argmax(axis=1)
     return point
 
 
@@ -173,7 +199,7 @@ def grouped(runs: list[Curve]) -> dict[str, list[Curve]]:
 
 
 def build_report(
-    setup: Setup, runs: list[Curve], retrain: dict[str, Any] | None, args: argparse.Namespace
+    plan: Plan, setups: list[Setup], runs: list[Curve], retrain: dict[str, Any] | None, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Per-variant summaries and the findings the issue asks for."""
     variants = grouped(runs)
@@ -181,22 +207,22 @@ def build_report(
         "bench": "learning_curve",
         "quick": args.quick,
         "seeds": args.seeds,
-        "split": {
-            "seed": args.split_seed,
-            "start_photos": len(setup.split.start),
-            "pool_photos": len(setup.split.pool),
-            "held_out_photos": len(setup.split.held),
-        },
-        "recipe_overrides": setup.overrides,
-        "start": {
-            "version": setup.start.version,
-            "seconds_to_train_or_load": round(setup.start_seconds, 1),
-            "guard_validation": {d: len(y) for d, y in setup.start.reference.val_y.items()},
-        },
-        "checkpoints": setup.marks,
+        "split": {"seed": args.split_seed, "layout": plan.layout, "rotated_by_seed": True},
+        "recipe_overrides": plan.overrides,
+        "starts": [
+            {
+                "seed": setup.seed,
+                "photos": {side: len(getattr(setup.split, side)) for side in ("start", "pool", "held")},
+                "version": setup.start.version,
+                "seconds_to_train_or_load": round(setup.start_seconds, 1),
+                "guard_validation": {d: len(y) for d, y in setup.start.reference.val_y.items()},
+            }
+            for setup in setups
+        ],
+        "checkpoints": plan.marks,
         "variants": {name: maths.variant_summary(curves) for name, curves in sorted(variants.items())},
         "retrain": retrain,
-        "findings": findings(variants, setup.marks[-1]),
+        "findings": findings(variants, plan.marks[-1]),
     }
 
 

@@ -21,9 +21,12 @@ REACH_AT = 100  # the queue order should reach random order's accuracy at this m
 # What issue 15 counts as done, for the shipped path (queue order, online method).
 WANTED = {"gain_at_reach_points": 3.0, "labels_to_reach": 70, "refit_gap_points": 2.0, "fer_drop_points": 2.0}
 WANTED_HELD_BACK_SHARE = 0.2
-# Five grouped, stratified folds of ~20 % each: two start the model, two are labeled, one is never seen.
-START_FOLDS, POOL_FOLDS, HELD_FOLDS = (0, 1), (2, 3), (4,)
-FOLDS = len(START_FOLDS) + len(POOL_FOLDS) + len(HELD_FOLDS)
+# Five grouped, stratified folds of ~20 % each, dealt to the start model, the pool to label and the held-out
+# photos, named by how many folds each side gets. One fold is held out, so seeds that rotate the folds (seed s
+# deals fold (i + s) mod 5 as fold i) hold out disjoint photos: pooled, up to five seeds are one larger held-out set.
+LAYOUTS = {"1-3-1": ((0,), (1, 2, 3), (4,)), "2-2-1": ((0, 1), (2, 3), (4,))}
+LAYOUT = "1-3-1"  # a first model on ~90 photos, then ~260 labeled through the app
+FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -35,15 +38,17 @@ class Partition:
     held: np.ndarray
 
 
-def partition(folds: Folds) -> Partition:
-    """Whole folds to each side, so no near-duplicate group straddles two sides."""
+def partition(folds: Folds, layout: str = LAYOUT, *, rotation: int = 0) -> Partition:
+    """Whole folds to each side as ``layout`` deals them, rotated by ``rotation`` folds, so no near-duplicate
+    group straddles two sides."""
     if len(folds.test) != FOLDS:
         raise ValueError(f"the learning curve splits {FOLDS} folds, not {len(folds.test)}")
 
     def joined(which: tuple[int, ...]) -> np.ndarray:
-        return np.sort(np.concatenate([folds.test[i] for i in which]))
+        return np.sort(np.concatenate([folds.test[(i + rotation) % FOLDS] for i in which]))
 
-    return Partition(start=joined(START_FOLDS), pool=joined(POOL_FOLDS), held=joined(HELD_FOLDS))
+    start, pool, held = LAYOUTS[layout]
+    return Partition(start=joined(start), pool=joined(pool), held=joined(held))
 
 
 def checkpoints(total: int, marks: tuple[int, ...] = MARKS) -> list[int]:
@@ -101,15 +106,22 @@ def variant_summary(curves: list[Curve]) -> dict[str, Any]:
 
 
 def gain(curves: list[Curve]) -> dict[str, Any]:
-    """Held-out accuracy after all labels minus the start's, paired on the photos, averaged over seeds."""
+    """Held-out accuracy after all labels minus the start's, paired on the photos and pooled over the seeds.
+
+    Seeds rotate the folds, so each seed's held-out photos are its own and, pooled, they are one held-out set
+    (as cross-validation pools its folds): the interval is a paired bootstrap over all of them.
+    """
     found = [paired_difference(c.points[0].correct, c.points[-1].correct) for c in curves]
-    low = statistics.fmean(f.low for f in found)
+    pooled = paired_difference(
+        np.concatenate([c.points[0].correct for c in curves]), np.concatenate([c.points[-1].correct for c in curves])
+    )
     return {
         "labels": curves[0].points[-1].labels,
-        "difference": _mean([f.value for f in found]),
-        "ci95": [round(low, 4), _mean([f.high for f in found])],
+        "photos": sum(len(c.points[0].correct) for c in curves),
+        "difference": round(pooled.value, 4),
+        "ci95": [round(pooled.low, 4), round(pooled.high, 4)],
         "per_seed": [[round(f.value, 4), round(f.low, 4), round(f.high, 4)] for f in found],
-        "beats_interval": low > 0,  # the seeds' mean interval lies above zero
+        "beats_interval": pooled.low > 0,
     }
 
 
@@ -166,4 +178,20 @@ def criteria(queue: list[Curve], refit: list[Curve], *, reach_at: int, labels_ne
         "fer_drop_small": drop is not None and drop <= WANTED["fer_drop_points"],
         "held_back_share": round(share, 4),
         "held_back_small": share <= WANTED_HELD_BACK_SHARE,
+    }
+
+
+def retrain_summary(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """The full-retrain point over the seeds: mean accuracy, and its gain over the start pooled as ``gain`` is."""
+    start = np.concatenate([point["start_correct"] for point in points])
+    after = np.concatenate([point["correct"] for point in points])
+    found = paired_difference(start, after)
+    return {
+        "labels": min(point["labels"] for point in points),
+        "versions": [point["version"] for point in points],
+        "accuracy": round(float(after.mean()), 4),
+        "accuracy_per_seed": [point["accuracy"] for point in points],
+        "macro_f1_per_seed": [point["macro_f1"] for point in points],
+        "fer_accuracy_per_seed": [point["fer_accuracy"] for point in points],
+        "gain_vs_start": {"difference": round(found.value, 4), "ci95": [round(found.low, 4), round(found.high, 4)]},
     }

@@ -42,14 +42,19 @@ class Pool:
 
 
 def prepare(start: Start, items: list[FolderItem]) -> Pool:
-    """The start model made live in the app's store, and every pool photo uploaded (and predicted) once."""
+    """The start model made live in the app's store, and every pool photo uploaded (and predicted) once; an
+    earlier seed's photos, labels and annotators leave first."""
     from django.contrib.auth import get_user_model
 
     from accounts.services import annotator_grant
     from annotations.learning.warmup import warm_up
     from bench.learning_curve_start import registry_in
-    from predictions.models import ImageEmbedding
+    from infantino_site.jobs import wait_for_idle
+    from predictions.models import ImageEmbedding, Prediction
 
+    wait_for_idle(120)
+    Prediction.objects.all().delete()  # their labels, embeddings and skips with them
+    get_user_model().objects.filter(username__in=(BENCH_USER, SECOND_USER)).delete()
     source = Source(start.version, start.model, start.reference, guard=start.reference, held=start.reference)
     kind = registry_in(start.folder).version_info(start.version).tags["kind"]  # a consolidation fits as it did
     base = copy_into_bench_store(source, copied_from=f"{start.folder}:{start.version}", kind=kind)

@@ -55,6 +55,10 @@ def registry_in(folder: Path) -> Registry:
     )
 
 
+def _digest(names: list[str]) -> str:
+    return hashlib.sha1(json.dumps(names).encode()).hexdigest()[:12]
+
+
 def cache_key(config: TrainConfig) -> str:
     """Recipe and held-out photos: a start model is reused only when both are the same."""
     return hashlib.sha1(json.dumps([config.params(), config.test_names], sort_keys=True).encode()).hexdigest()[:12]
@@ -80,7 +84,8 @@ def start_model(config: TrainConfig, folds: Folds, split: Partition, *, work: Pa
     if reference is None:
         raise RuntimeError(f"start version {version} has no reference data")
     assert config.image_dir is not None
-    held_x = embedded(model, [Path(config.image_dir) / folds.names[i] for i in split.held], folder / "held.npy")
+    held = [folds.names[i] for i in split.held]
+    held_x = embedded(model, [Path(config.image_dir) / name for name in held], folder / f"held-{_digest(held)}.npy")
     return Start(version, model, reference, held_x, folds.labels[split.held], folder)
 
 

@@ -35,15 +35,26 @@ def point(labels: int, correct: list[int], *, fer: float = 0.5, held_back: int =
     )
 
 
-def test_the_split_gives_two_fifths_to_start_two_to_label_and_one_held_out_with_no_group_across_sides():
+@pytest.mark.parametrize(("layout", "sizes"), [("1-3-1", [14, 42, 14]), ("2-2-1", [28, 28, 14])])
+def test_the_split_deals_whole_folds_to_each_side_with_no_group_across_sides(layout, sizes):
     folds = tiny_folds()
-    split = partition(folds)
+    split = partition(folds, layout)
     sides = [split.start, split.pool, split.held]
-    assert [len(side) for side in sides] == [28, 28, 14]
+    assert [len(side) for side in sides] == sizes
     assert sorted(np.concatenate(sides).tolist()) == list(range(70))
     groups = [set((side // 2).tolist()) for side in sides]
     assert not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
-    assert all(np.bincount(folds.labels[side], minlength=7).min() >= 2 for side in sides)
+    assert all(np.bincount(folds.labels[side], minlength=7).min() >= 1 for side in sides)
+
+
+def test_seeds_that_rotate_the_folds_hold_out_disjoint_photos_and_five_hold_out_every_photo_once():
+    folds = tiny_folds()
+    held = [partition(folds, rotation=seed).held for seed in range(5)]
+    assert sorted(np.concatenate(held).tolist()) == list(range(70))
+    rotated = partition(folds, rotation=1)
+    assert np.array_equal(rotated.start, np.sort(folds.test[1])) and np.array_equal(
+        rotated.held, np.sort(folds.test[0])
+    )
 
 
 def test_the_split_refuses_other_than_five_folds():
@@ -76,6 +87,17 @@ def test_a_gain_on_every_photo_beats_its_interval_and_none_does_not():
     assert gain([better])["difference"] == 1.0 and gain([better])["beats_interval"]
     assert gain([same])["difference"] == 0.0 and not gain([same])["beats_interval"]
     assert gain([better, same])["difference"] == 0.5
+
+
+def test_the_gain_pools_the_seeds_held_out_photos_so_its_interval_narrows_as_seeds_add_photos():
+    # Each seed: 3 of 20 photos put right, 0 put wrong. One seed alone cannot tell that from noise reliably;
+    # three seeds' 60 photos, paired, can.
+    seeds = [curve(s, [0.5, 0.65], [0] * 10 + [1] * 10, [1] * 3 + [0] * 7 + [1] * 10) for s in range(3)]
+    one, three = gain(seeds[:1]), gain(seeds)
+    assert one["difference"] == three["difference"] == pytest.approx(0.15)
+    assert three["photos"] == 60 and len(three["per_seed"]) == 3
+    assert three["ci95"][1] - three["ci95"][0] < one["ci95"][1] - one["ci95"][0]
+    assert three["beats_interval"]
 
 
 def test_summary_gap_fer_drop_and_held_back_share_are_means_over_seeds():
