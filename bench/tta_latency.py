@@ -1,9 +1,10 @@
-"""What mirrored test-time embeddings (``tta_flip``) cost per photo: the served predict with and without them.
+"""What test-time views cost per photo: the served predict plainly, with the mirrored pair (``tta_flip``), and with
+the zoomed centre too (``tta_flip`` + ``tta_zoom``: four views).
 
 One extractor of the default recipe's size (weights do not change the time), under a head fitted on random
 embeddings; each infant photo goes through ``ExpressionModel.predict`` (face detector, crop, extractor, head)
-once plainly and once with the mirrored pair, interleaved so that machine noise hits both alike, on one torch
-thread as a web worker's request. Prints one JSON object: p50/p95/mean of each and the ratio of the medians.
+once each way, interleaved so that machine noise hits all alike, on one torch thread as a web worker's request.
+Prints one JSON object: p50/p95/mean of each and the ratios of the medians to the plain one.
 
     .venv/bin/python bench/tta_latency.py [--n 60] [--detector mtcnn] [--image-size 128]
 """
@@ -47,22 +48,28 @@ def main() -> None:
     head = new_head()
     rng = np.random.default_rng(0)
     head.partial_fit(rng.normal(size=(70, config.embedding_dim)), np.arange(70) % NUM_CLASSES, classes=CLASSES)
-    plain = ExpressionModel(extractor=extractor, head=head, version="plain", extractor_id="bench")
-    mirrored = build_extractor(replace(config, tta_flip=True), imagenet=False).eval()
-    mirrored.load_state_dict(extractor.state_dict())
-    flipped = ExpressionModel(extractor=mirrored, head=head, version="tta", extractor_id="bench")
+    models = {}
+    for name, views in (
+        ("plain", {}),
+        ("tta_flip", {"tta_flip": True}),
+        ("tta_zoom", {"tta_flip": True, "tta_zoom": True}),
+    ):
+        viewed = build_extractor(replace(config, **views), imagenet=False).eval()
+        viewed.load_state_dict(extractor.state_dict())
+        models[name] = ExpressionModel(extractor=viewed, head=head, version=name, extractor_id="bench")
     items = folder_items(found.infant_dir)
     photos = [open_image_file(str(item.path)) for item in items[:: max(1, len(items) // args.n)][: args.n]]
-    for model in (plain, flipped):
+    for model in models.values():
         model.predict(photos[0])  # first calls build caches and the MTCNN nets
-    times: dict[str, list[float]] = {"plain": [], "tta_flip": []}
+    times: dict[str, list[float]] = {name: [] for name in models}
     for photo in photos:
-        for name, model in (("plain", plain), ("tta_flip", flipped)):
+        for name, model in models.items():
             started = time.perf_counter()
             model.predict(photo)
             times[name].append(1000 * (time.perf_counter() - started))
-    report = {name: summary(ms) for name, ms in times.items()}
-    report["p50_ratio"] = round(report["tta_flip"]["p50_ms"] / report["plain"]["p50_ms"], 3)
+    report: dict[str, object] = {name: summary(ms) for name, ms in times.items()}
+    for name in ("tta_flip", "tta_zoom"):
+        report[f"{name}_p50_ratio"] = round(summary(times[name])["p50_ms"] / summary(times["plain"])["p50_ms"], 3)
     report.update(n=len(photos), detector=args.detector, image_size=args.image_size, torch_threads=1)
     print(json.dumps(report))
 

@@ -10,8 +10,17 @@ import torch
 from torch import nn
 
 EMBEDDING_DIM = 64
+ZOOM = 0.875  # the side of the centre crop a zoomed test-time view keeps
 WEIGHTS_FILE = "extractor.pt"
 CONFIG_FILE = "extractor.json"
+
+
+def zoomed(x: torch.Tensor) -> torch.Tensor:
+    """The centre ``ZOOM`` of each image (N × C × H × W), scaled back up to H × W."""
+    height, width = x.shape[-2:]
+    top, left = round(height * (1 - ZOOM) / 2), round(width * (1 - ZOOM) / 2)
+    centre = x[..., top : height - top, left : width - left]
+    return nn.functional.interpolate(centre, size=(height, width), mode="bilinear", align_corners=False)
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,7 @@ class ExtractorConfig:
     face_detector: str = "haar"
     face_margin: float = 0.25
     tta_flip: bool = False  # embed a face and its mirror image and average the two (``Extractor.embed``)
+    tta_zoom: bool = False  # also embed the face's centre (ZOOM of its side) scaled back up, in the same average
     notes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -57,11 +67,17 @@ class Extractor(nn.Module):
         return self.project(self.backbone(x))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Embeddings as the served model computes them: with ``tta_flip``, the mean over the mirrored pair."""
-        if not self.config.tta_flip:
+        """Embeddings as the served model computes them: the mean over the test-time views the config asks for
+        (the face; its mirror image with ``tta_flip``; its zoomed centre, and that one's mirror, with ``tta_zoom``),
+        all in one batch through the network."""
+        views = [x]
+        if self.config.tta_zoom:
+            views.append(zoomed(x))
+        if self.config.tta_flip:
+            views += [view.flip(-1) for view in views]
+        if len(views) == 1:
             return self(x)
-        both = self(torch.cat([x, x.flip(-1)]))
-        return (both[: len(x)] + both[len(x) :]) / 2
+        return self(torch.cat(views)).reshape(len(views), len(x), -1).mean(dim=0)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,7 @@ def _networks(
         face_detector=config.face_detector,
         face_margin=config.face_margin,
         tta_flip=config.tta_flip,
+        tta_zoom=config.tta_zoom,
     )
     extractor = build_extractor(extractor_config, imagenet=config.imagenet and checkpoint is None)
     classifier = nn.Linear(extractor_config.embedding_dim, NUM_CLASSES)

@@ -37,6 +37,7 @@ class TrainConfig:
     face_detector: str = "mtcnn"
     face_margin: float = 0.25
     tta_flip: bool = True  # the served extractor averages each face's embedding with its mirror image's
+    tta_zoom: bool = False  # ... and with its zoomed centre's (``ExtractorConfig.tta_zoom``)
     # source stage (FER2013); 0 steps skips it
     fer_steps: int = 300
     fer_batch: int = 64

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from mlcore.alignment import MAX_TILT, eye_angle, level_eyes
-from mlcore.extractor import ExtractorConfig, build_extractor
+from mlcore.extractor import ExtractorConfig, build_extractor, zoomed
 from mlcore.faces import AlignedMTCNNFaceDetector, crop_face, make_detector
 from mlcore.mtcnn import weights_present
 from mlcore.registry import Registry
@@ -80,6 +80,20 @@ def test_with_tta_flip_an_embedding_is_the_mean_over_the_mirrored_pair():
         expected = (plain(x) + plain(x.flip(-1))) / 2
         assert torch.allclose(flipped.embed(x), expected, atol=1e-5)
         assert torch.allclose(flipped.embed(x.flip(-1)), flipped.embed(x), atol=1e-5)  # mirror-invariant
+
+
+def test_with_tta_zoom_the_zoomed_centre_and_its_mirror_join_the_average():
+    torch.manual_seed(0)
+    plain = build_extractor(ExtractorConfig(image_size=32), imagenet=False).eval()
+    both = build_extractor(ExtractorConfig(image_size=32, tta_flip=True, tta_zoom=True), imagenet=False).eval()
+    both.load_state_dict(plain.state_dict())
+    x = torch.randn(3, 3, 32, 32)
+    with torch.inference_mode():
+        views = [x, zoomed(x), x.flip(-1), zoomed(x).flip(-1)]
+        assert torch.allclose(both.embed(x), sum(plain(v) for v in views) / 4, atol=1e-5)
+    square = torch.zeros(1, 1, 32, 32)
+    square[..., 2:30, 2:30] = 1.0  # the centre 28 px: exactly what a 0.875 zoom keeps
+    assert torch.allclose(zoomed(square), torch.ones(1, 1, 32, 32))
 
 
 def test_averaging_loads_the_mean_of_the_accumulated_weights():
