@@ -115,8 +115,7 @@ def cross_validate(
     """Every recipe trained and scored on the same folds; with two, the paired difference B − A.
 
     A kept ``work`` folder reuses its FER2013 stages and, unless ``fresh``, its recipes' stored fold results.
-    With ``unlabeled_fold`` each fold's model learns the labels of K − 2 folds only: the next fold's photos are
-    its unlabeled uploads (``TrainConfig.unlabeled``), which a semi-supervised recipe may use and others ignore.
+    With ``unlabeled_fold`` the next fold's photos lose their labels: unlabeled uploads (``TrainConfig.unlabeled``).
     """
     import torch
 
@@ -144,22 +143,19 @@ def cross_validate(
             stored = store.results_path(root, config, k=k, seed=seed, names=folds.names, unlabeled_fold=unlabeled_fold)
             found = None if fresh else store.load_results(stored)
             if found is None:
-                work_r = root / f"recipe_{r}"
-                found = run_folds(config, folds, registry=registry, work=work_r, unlabeled_fold=unlabeled_fold)
+                found = run_folds(
+                    config, folds, registry=registry, work=root / f"recipe_{r}", unlabeled_fold=unlabeled_fold
+                )
                 store.save_results(stored, found)
             results.append(found)
+    sizes = [len(test) for test in folds.test]
     report: dict[str, Any] = {
-        "k": k,
-        "fold_seed": seed,
-        "n": len(folds.names),
-        "fold_sizes": [len(test) for test in folds.test],
-        "unlabeled_fold": unlabeled_fold,
+        **{"k": k, "fold_seed": seed, "n": len(folds.names), "fold_sizes": sizes, "unlabeled_fold": unlabeled_fold},
         "recipes": {
             r: {"overrides": overrides, **recipe_report(folds, found)}
             for r, overrides, found in zip("AB", recipes, results, strict=False)
         },
-        "bootstrap_draws": BOOTSTRAP_DRAWS,
-        "bootstrap_seed": BOOTSTRAP_SEED,
+        **{"bootstrap_draws": BOOTSTRAP_DRAWS, "bootstrap_seed": BOOTSTRAP_SEED},
     }
     if len(results) == 2:
         report["paired"] = paired_report(folds, *results)

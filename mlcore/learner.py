@@ -160,7 +160,9 @@ def update_head(
         replay_rows += _step(candidate, new_x, new_y, rx, ry, repeats)
     verdict = None
     if config.guard and reference is not None:
-        verdict, rows, rehearsals = _judged(candidate, head, anchor, reference, (new_x, new_y), rng, config)
+        verdict, rows, rehearsals = _judged(
+            candidate, head, anchor, reference, new=(new_x, new_y), rng=rng, config=config
+        )
         replay_rows += rows
     # partial_fit appends to loss_curve_ forever; thousands of entries made every saved version ~1 MB
     # and its serialisation ~100 ms slower. Only the last loss matters to the optimiser.
@@ -192,6 +194,7 @@ def _judged(
     parent: MLPClassifier,
     anchor: MLPClassifier | None,
     reference: ReferenceData,
+    *,
     new: tuple[np.ndarray, np.ndarray],
     rng: np.random.Generator,
     config: LearnerConfig,
