@@ -151,13 +151,12 @@ def update_head(
     new_y = np.atleast_1d(np.asarray(new_y, dtype=np.int64))
     if new_y.min() < 0 or new_y.max() >= NUM_CLASSES:
         raise ValueError(f"labels must be class indices 0..{NUM_CLASSES - 1}")
-    repeats = max(1, config.new_sample_repeats)
     replay_rows = 0
     for _ in range(max(1, config.steps)):
         rx, ry = replay_batch(
             reference=reference, earlier_x=earlier_x, earlier_y=earlier_y, size=config.replay_size, rng=rng
         )
-        replay_rows += _step(candidate, new_x, new_y, rx, ry, repeats)
+        replay_rows += _step(candidate, new_x, new_y, rx, ry, config.new_sample_repeats)
     verdict = None
     if config.guard and reference is not None:
         verdict, rows, rehearsals = _judged(
@@ -182,7 +181,9 @@ def update_head(
 def _step(
     head: MLPClassifier, new_x: np.ndarray, new_y: np.ndarray, rx: np.ndarray, ry: np.ndarray, repeats: int
 ) -> int:
-    """One ``partial_fit`` on the new sample(s), ``repeats`` times over, and the replay rows; how many rows replayed."""
+    """One ``partial_fit`` on the new sample(s), ``repeats`` times over (at least once), and the replay rows; how many
+    rows replayed."""
+    repeats = max(1, repeats)
     x = np.concatenate([np.repeat(new_x, repeats, axis=0), *([rx] if len(ry) else [])])
     y = np.concatenate([np.repeat(new_y, repeats), ry])
     head.partial_fit(x, y, classes=CLASSES)
@@ -213,7 +214,7 @@ def _judged(
     while verdict.forgetting_only and rehearsals < config.rehearsals and len(source) and config.replay_size > 0:
         picked = source[balanced_sample(reference.replay_y[source], config.replay_size, rng)]
         replay = reference.replay_x[picked], reference.replay_y[picked]
-        rows += _step(candidate, *new, *replay, max(1, config.new_sample_repeats))
+        rows += _step(candidate, *new, *replay, config.new_sample_repeats)
         rehearsals += 1
         verdict = _verdict(candidate, parent, anchor, reference, config)
     return verdict, rows, rehearsals
