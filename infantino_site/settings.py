@@ -196,9 +196,9 @@ INFANTINO_REPLAY_SIZE = env_int("INFANTINO_REPLAY_SIZE", 16)  # replay rows per 
 INFANTINO_FORGETTING_GUARD = env_bool("INFANTINO_FORGETTING_GUARD", True)
 INFANTINO_FORGETTING_TOLERANCE = env_float("INFANTINO_FORGETTING_TOLERANCE", 0.02)  # FER2013 drop below the anchor
 INFANTINO_CONSOLIDATE_EVERY = env_int("INFANTINO_CONSOLIDATE_EVERY", 25, minimum=0)  # refit on all labels; 0 = off
+INFANTINO_RETRAIN_EVERY = env_int("INFANTINO_RETRAIN_EVERY", 100, minimum=0)  # labels reach the extractor; 0 = off
 # ---- uploads --------------------------------------------------------------------------------------
-# A photo whose parent gave no consent and that nobody labeled is deleted this many days after its upload.
-INFANTINO_RETENTION_DAYS = env_int("INFANTINO_RETENTION_DAYS", 30, minimum=1)
+INFANTINO_RETENTION_DAYS = env_int("INFANTINO_RETENTION_DAYS", 30, minimum=1)  # unshared, unlabeled photos: deleted
 INFANTINO_MAX_UPLOAD_BYTES = env_int("INFANTINO_MAX_UPLOAD_MB", 15) * 1024 * 1024
 INFANTINO_MAX_PIXELS = env_int("INFANTINO_MAX_PIXELS", 40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INFANTINO_MAX_UPLOAD_BYTES + 1024 * 1024

@@ -143,6 +143,11 @@ def predictions_labeled_to_consensus() -> list[tuple[Prediction, str]]:
     return [(prediction, labels[prediction.pk]) for prediction in usable.filter(pk__in=labels)]
 
 
+def predictions_labeled_to_consensus_count() -> int:
+    """How many images ``predictions_labeled_to_consensus`` returns, counted in the database."""
+    return predictions_usable_for_learning().filter(annotations__status__in=COUNTED).distinct().count()
+
+
 def predictions_expired(*, now: datetime) -> QuerySet[Prediction]:
     """Photos past retention: not shared for learning, never labeled, uploaded ``INFANTINO_RETENTION_DAYS`` ago."""
     cutoff = now - timedelta(days=settings.INFANTINO_RETENTION_DAYS)

@@ -8,3 +8,4 @@ os.environ.setdefault("INFANTINO_THROTTLE", "false")  # tests/security/test_thro
 os.environ.setdefault("INFANTINO_HTTPS", "false")  # production-profile servers in tests speak plain http on loopback
 os.environ.setdefault("INFANTINO_ENV_FILE", os.devnull)  # a developer's .env never reaches the tests' processes
 os.environ.setdefault("INFANTINO_AUTOTRAIN", "false")  # no test server trains by itself; test_autotrain turns it on
+os.environ.setdefault("INFANTINO_RETRAIN_EVERY", "0")  # labels retrain nothing; test_retrain_after_labels turns it on

@@ -15,6 +15,7 @@ from annotations.learning.writer import LabelWaits, single_writer
 from annotations.models import Adjudication, Annotation
 from modelops.models import ModelChange
 from modelops.services import live_version_move, move_record
+from modelops.services.autotrain import retrain_when_due
 from predictions import ml
 from predictions.selectors import prediction_get_for_learning
 
@@ -27,6 +28,8 @@ def learn_from_annotation(*, annotation_id: int) -> str | None:
         version = learn_locked(annotation_id)
     # Outside the lock: an inline job runner runs the consolidation at once, and it takes the lock itself.
     consolidate_when_due(version=version)
+    if version:
+        retrain_when_due()  # every INFANTINO_RETRAIN_EVERY labeled images: the extractor learns them too
     return version
 
 

@@ -22,11 +22,13 @@ from modelops.services.alias import ModelChangeError, live_version_move
 from modelops.services.training_data import training_folder_build
 from predictions.ml import DataFolders, ProgressEvent, Trained, TrainingCancelled, TrainingRun, backend, data_folders
 from predictions.models import Prediction
-from predictions.selectors import predictions_labeled_to_consensus
+from predictions.selectors import predictions_labeled_to_consensus, predictions_labeled_to_consensus_count
 
 logger = logging.getLogger(__name__)
 
 JOB = "modelops.tasks.run_retrain"
+AFTER_LABELS_OPTION = "after_labels"  # in a retrain's options: started by itself, INFANTINO_RETRAIN_EVERY labels on
+LABELED_OPTION = "labeled"  # in a retrain's options: the images labeled to consensus when it was queued
 
 
 class RetrainRefused(RuntimeError):
@@ -36,6 +38,7 @@ class RetrainRefused(RuntimeError):
 def retrain_start(*, user: AbstractBaseUser | None, options: dict[str, Any]) -> TrainingJob:
     """Queue a full retrain; refused while another one is queued or running."""
     _retire_stale_jobs()
+    options = {**options, LABELED_OPTION: predictions_labeled_to_consensus_count()}
     try:
         with transaction.atomic():
             job = TrainingJob.objects.create(
@@ -150,12 +153,18 @@ def _training_run(job: TrainingJob, reporter: _ProgressReporter) -> TrainingRun:
             **({"resume": True} if resume else {}),
         },
         tags={
-            "started_from": "autotrain" if job.options.get("autotrain") else "dashboard",
+            "started_from": _started_from(job),
             "user_labels": str(len(sources.labeled)),
         },
         progress=reporter,
         should_stop=reporter.should_stop,
     )
+
+
+def _started_from(job: TrainingJob) -> str:
+    if job.options.get("autotrain"):
+        return "autotrain"
+    return "labels" if job.options.get(AFTER_LABELS_OPTION) else "dashboard"
 
 
 def _promote_if_better(job: TrainingJob, trained: Trained, *, live_before: str | None) -> str:
