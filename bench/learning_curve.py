@@ -10,14 +10,17 @@ defaults, or a minutes-long recipe with ``--quick``) is trained once per recipe 
 For each seed the pool is labeled through the app's real service path (queue → label → online update with the
 guard) in three orders — the queue's own (uncertainty + diversity, re-read after every label), random, least
 confident under the live head — and each run's labels are also refitted into a head at every checkpoint (the
-periodic-refit method). A full retrain on the start photos plus all pool labels is the last point
-(``--skip-retrain`` omits it). After 0, 25, 50, 100, 200 and all labels: held-out accuracy and macro-F1,
+periodic-refit method). The queue order, the one the app offers, is also scored with the app's periodic retrain
+(every ``--retrain-every`` labels, INFANTINO_RETRAIN_EVERY's default; ``bench/learning_curve_retrain.py``): that
+line is the shipped path. A full retrain on the start photos plus all pool labels is the last point
+(``--skip-retrain`` omits it). The first start model's FER2013 stage is kept in ``--work`` and shared by every
+later training of the run (``--fer-checkpoint`` names one instead). After 0, 25, 50, 100, 200 and all labels: held-out accuracy and macro-F1,
 FER2013 validation accuracy and labels held back by the guard.
 
 Prints one JSON object (and writes it to ``--out``) and draws the curve as a PNG (``--plot``).
 
     .venv/bin/python bench/learning_curve.py [--quick] [--seeds 3] [--layout 1-3-1] [--fer-checkpoint PT]
-        [--work DIR] [--out FILE] [--plot FILE]
+        [--retrain-every N] [--work DIR] [--out FILE] [--plot FILE]
 
 ``--preset tiny --quick`` trains ``TrainConfig.tiny`` (32 px, random weights): seconds, a smoke check of the path.
 """
@@ -30,7 +33,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +52,8 @@ if TYPE_CHECKING:
     from mlcore.training import TrainConfig
 
 QUICK_LABELS = 50  # pool labels a quick run gives per run
+SHIPPED_ORDER = "queue"  # the order the app offers: the one whose periodic retrains are run
+RETRAIN_EVERY = 100  # INFANTINO_RETRAIN_EVERY's default; the bench's app is run without it and the bench trains them
 REFIT_EPOCHS, QUICK_REFIT_EPOCHS = 60, 20
 
 
@@ -67,11 +72,19 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--plot", type=Path, default=None, help="the PNG (default: beside --out, else in --work)")
     parser.add_argument("--skip-retrain", action="store_true", help="no full retrain point")
     parser.add_argument(
+        "--retrain-every",
+        type=int,
+        default=None,
+        help=f"labels between the app's periodic retrains ({RETRAIN_EVERY}, quick: {QUICK_LABELS // 2}; 0: none)",
+    )
+    parser.add_argument(
         "--preset", choices=("full", "tiny"), default="full", help="tiny: TrainConfig.tiny, seconds (a smoke check)"
     )
     args = parser.parse_args()
     if not 1 <= args.seeds <= maths.FOLDS:
         parser.error(f"--seeds is 1 to {maths.FOLDS}: beyond, seeds would hold out the same photos again")
+    if args.retrain_every is None:
+        args.retrain_every = QUICK_LABELS // 2 if args.quick else RETRAIN_EVERY
     if shared_data().infant_dir is None:
         sys.exit("no infant photos under ../shared/data: the learning curve needs the dev photos")
     return args
@@ -89,15 +102,18 @@ def main() -> None:
 
     torch.set_num_threads(2)
     plan = planned(args)
-    runs, setups, retrains = [], [], []
+    runs, setups, retrains, periodic = [], [], [], []
     for seed in range(args.seeds):
         setup = prepared(plan, seed, work)
-        runs += run_variants(setup, args)
+        curves, made = run_variants(setup, plan, args, work)
+        runs += curves
+        periodic += made
         setups.append(setup)
         if not (args.quick or args.skip_retrain):
             retrains.append(retrain_summary(plan, setup, work))
     retrain = maths.retrain_summary(retrains) if retrains else None
     report = build_report(plan, setups, runs, retrain, args)
+    report["periodic_retrains"] = periodic
     plot_path = args.plot or (args.out.with_suffix(".png") if args.out else work / "learning_curve.png")
     from bench.learning_curve_plot import plot
 
@@ -155,31 +171,56 @@ def planned(args: argparse.Namespace) -> Plan:
 def prepared(plan: Plan, seed: int, work: Path) -> Setup:
     """Seed ``seed``'s rotation of the folds: its start model trained (or reused), its pool uploaded into the app."""
     from bench.learning_curve_run import pool_items, prepare
-    from bench.learning_curve_start import start_config, start_model
+    from bench.learning_curve_start import keep_fer_stage, shared_fer_stage, start_config, start_model
 
     folds, infant_dir = plan.folds, plan.base.image_dir
     assert infant_dir is not None
     split = maths.partition(folds, plan.layout, rotation=seed)
     config = start_config(plan.base, plan.overrides, folds, split)
+    shared = shared_fer_stage(config, work)
+    if shared is not None and shared.exists():
+        config = replace(config, init_checkpoint=shared)
     t0 = time.monotonic()
     start = start_model(config, folds, split, work=work)
     start_seconds = time.monotonic() - t0
+    if shared is not None and config.init_checkpoint is None:  # the first start trained the stage: keep it
+        config = replace(config, init_checkpoint=keep_fer_stage(config, start, work))
     pool = prepare(start, pool_items(Path(infant_dir), [folds.names[i] for i in split.pool], folds.labels[split.pool]))
     return Setup(seed, split, config, start, start_seconds, pool, plan.marks)
 
 
-def run_variants(setup: Setup, args: argparse.Namespace) -> list[Curve]:
-    """Every order on this seed's pool through the app, each followed by the refit of the same labels."""
+def run_variants(setup: Setup, plan: Plan, args: argparse.Namespace, work: Path) -> tuple[list[Curve], list[Any]]:
+    """Every order on this seed's pool through the app, each followed by the refit of the same labels; the shipped
+    order also with the app's periodic retrain (``bench.learning_curve_retrain``). The curves, and the retrains."""
+    from django.conf import settings
+
+    from bench.learning_curve_retrain import retrain_run
     from bench.learning_curve_run import ORDERS, online_run, refit_run
 
-    curves = []
+    curves, retrains = [], []
     epochs = QUICK_REFIT_EPOCHS if args.quick else REFIT_EPOCHS
     seed = setup.seed
     for order in ORDERS:
-        online, done = online_run(setup.pool, setup.start, order=order, seed=seed, marks=setup.marks)
-        curves += [online, refit_run(setup.pool, setup.start, online, done, epochs=epochs)]
-        print(f"seed {seed} {order}: {online.points[-1].accuracy:.3f} after {len(done)} labels", file=sys.stderr)
-    return curves
+        run = online_run(setup.pool, setup.start, order=order, seed=seed, marks=setup.marks)
+        curves += [run.curve, refit_run(setup.pool, setup.start, run.curve, run.done, epochs=epochs)]
+        print(f"seed {seed} {order}: {run.curve.points[-1].accuracy:.3f} after {len(run.done)} labels", file=sys.stderr)
+        if order == SHIPPED_ORDER and args.retrain_every > 0:
+            curve, made = retrain_run(
+                setup.config,
+                plan.folds,
+                setup.split,
+                online=run.curve,
+                done=run.done,
+                live_metrics=run.live_metrics,
+                pool=setup.pool,
+                work=work,
+                every=args.retrain_every,
+                consolidate_every=settings.INFANTINO_CONSOLIDATE_EVERY,
+            )
+            curves.append(curve)
+            retrains += [{"seed": seed, **summary} for summary in made]
+            print(f"seed {seed} {order} with retrains: {curve.points[-1].accuracy:.3f}", file=sys.stderr)
+    return curves, retrains
 
 
 def retrain_summary(plan: Plan, setup: Setup, work: Path) -> dict[str, Any]:
@@ -240,15 +281,21 @@ def findings(variants: dict[str, list[Curve]], total: int) -> dict[str, Any]:
             "held_back_share": round(maths.held_back_share(online), 4),
         }
     needed = maths.labels_to_reach(target, variants["queue/online"])
+    shipped = variants.get("queue/retrain", variants["queue/online"])
     return {
         "criteria": maths.criteria(
-            variants["queue/online"], variants["queue/refit"], reach_at=reach_at, labels_needed=needed
+            shipped, variants["queue/online"], variants["queue/refit"], reach_at=reach_at, labels_needed=needed
         ),
+        "shipped_gain_at_reach": maths.gain(shipped, reach_at) if reach_at in plan_marks(shipped) else None,
         "random_accuracy_at": {"labels": reach_at, "accuracy": round(target, 4)},
         "queue_labels_to_reach_it": needed,
         "least_confident_labels_to_reach_it": maths.labels_to_reach(target, variants["least_confident/online"]),
         "by_order": per_order,
     }
+
+
+def plan_marks(curves: list[Curve]) -> list[int]:
+    return [point.labels for point in curves[0].points]
 
 
 if __name__ == "__main__":

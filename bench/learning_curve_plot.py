@@ -1,6 +1,7 @@
 """The learning curve as a PNG drawn with Pillow (already installed): held-out accuracy against labels given.
 
-One line per variant (the mean over seeds: after every label online, at each checkpoint for the refit) inside a
+One line per variant (the mean over seeds: after every label online, at each checkpoint for the refit, dashed, and
+for the line with periodic retrains) inside a
 band from the lowest to the highest seed, the start as each line's first point, and the full retrain as one marker
 after all labels.
 """
@@ -25,6 +26,7 @@ COLOURS = {
     "least_confident": (44, 160, 44),
 }
 RETRAIN_COLOUR = (214, 39, 40)
+PERIODIC_COLOUR = (148, 103, 189)  # the shipped order with the app's periodic retrains
 
 
 def plot(variants: dict[str, list[Curve]], path: Path, *, retrain: tuple[int, float] | None, title: str) -> Path:
@@ -46,7 +48,7 @@ def plot(variants: dict[str, list[Curve]], path: Path, *, retrain: tuple[int, fl
     draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=14)
     _axes(draw, font, xy, low=low, high=high, most=most)
     for row, (name, (_, line)) in enumerate(series.items()):
-        dashed, legend_y = not name.endswith("/online"), TOP + 24 * row
+        dashed, legend_y = name.endswith("/refit"), TOP + 24 * row
         _line(draw, line, _colour(name), dashed)
         legend = [(WIDTH - RIGHT + 16, legend_y + 8), (WIDTH - RIGHT + 46, legend_y + 8)]
         _line(draw, legend, _colour(name), dashed)
@@ -63,6 +65,8 @@ def plot(variants: dict[str, list[Curve]], path: Path, *, retrain: tuple[int, fl
 
 
 def _colour(name: str) -> tuple[int, int, int]:
+    if name.endswith("/retrain"):
+        return PERIODIC_COLOUR
     return COLOURS.get(name.split("/")[0], (100, 100, 100))
 
 

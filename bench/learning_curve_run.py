@@ -85,8 +85,18 @@ def reset(pool: Pool) -> None:
     ml.backend().serve(pool.base)
 
 
-def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[int]) -> tuple[Curve, list[str]]:
-    """Label the pool in ``order`` through the app; the curve, and the images in the order they were labeled."""
+@dataclass(frozen=True)
+class Run:
+    """One order's run through the app: its curve, the images in the order labeled, and the live version's
+    registered metrics at each checkpoint (what a retrain begun then is judged against)."""
+
+    curve: Curve
+    done: list[str]
+    live_metrics: dict[int, dict[str, float]]
+
+
+def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[int]) -> Run:
+    """Label the pool in ``order`` through the app, scoring the live head after every label."""
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
@@ -101,6 +111,7 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
     rng = np.random.default_rng(seed)
     left = [pool.images[i] for i in rng.permutation(len(pool.images))]
     done: list[str] = []
+    live_metrics: dict[int, dict[str, float]] = {}
     trace = [_correct(ml.backend().served().head, start).mean()]
     points = [_point(ml.backend().served().head, start, labels=0, held_back=0)]
     while len(done) < marks[-1]:
@@ -122,7 +133,9 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
         if len(done) in marks:
             held_back = Annotation.objects.filter(status=Annotation.Status.HELD_BACK).count()
             points.append(_point(head, start, labels=len(done), held_back=held_back))
-    return Curve(variant=f"{order}/online", seed=seed, points=points, trace=[float(v) for v in trace]), done
+            live_metrics[len(done)] = dict(bench_registry().version_info(ml.backend().live_version()).metrics)
+    curve = Curve(variant=f"{order}/online", seed=seed, points=points, trace=[float(v) for v in trace])
+    return Run(curve=curve, done=done, live_metrics=live_metrics)
 
 
 def second_opinions(client: Any, pool: Pool) -> int:

@@ -101,6 +101,29 @@ def embedded(model: ExpressionModel, paths: list[Path], cache: Path) -> np.ndarr
     return vectors
 
 
+def shared_fer_stage(config: TrainConfig, work: Path) -> Path | None:
+    """Where the FER2013 stage of ``config``'s settings is kept in ``work`` (trained by the first start model and
+    shared by every later training); None when ``--fer-checkpoint`` gives one or the recipe has no such stage."""
+    from bench import crossval_store
+    from bench.crossval import FER_STAGE_FIELDS
+
+    if config.init_checkpoint is not None or config.fer_steps <= 0 or config.fer_csv is None:
+        return None
+    return crossval_store.fer_stage(work, tuple(getattr(config, name) for name in FER_STAGE_FIELDS))
+
+
+def keep_fer_stage(config: TrainConfig, start: Start, work: Path) -> Path | None:
+    """The start model's own FER2013 stage, kept where ``shared_fer_stage`` finds it; None if it left none."""
+    from bench import crossval_store
+    from bench.crossval import FER_STAGE_FIELDS
+    from mlcore.training import AFTER_FER
+
+    trained = start.folder / "run" / AFTER_FER
+    if not trained.exists():
+        return None
+    return crossval_store.keep_fer_stage(work, tuple(getattr(config, name) for name in FER_STAGE_FIELDS), trained)
+
+
 def retrain_point(config: TrainConfig, folds: Folds, split: Partition, *, work: Path) -> dict[str, Any]:
     """A full training on the start photos plus every pool label (true labels), scored on the same held-out set."""
     from mlcore.comparison import correct

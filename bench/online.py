@@ -124,6 +124,7 @@ def start_django(work: Path) -> None:
             "LOG_LEVEL": "WARNING",
             "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
             "INFANTINO_THROTTLE": "false",  # a label stream from one client, as fast as it goes
+            "INFANTINO_RETRAIN_EVERY": "0",  # minutes each: a bench that wants them trains them itself
         }
     )
     for name in ("DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "S3_BUCKET"):

@@ -119,11 +119,27 @@ def test_the_criteria_judge_the_queue_online_line_against_the_issues_thresholds(
     queue = [curve(0, trace, [0] * 10 + [1] * 10, [1] * 20, fer=0.49)]
     refit = [curve(0, trace, [0] * 10 + [1] * 10, [1] * 19 + [0])]
 
-    found = criteria(queue, refit, reach_at=2, labels_needed=1)
+    found = criteria(queue, queue, refit, reach_at=2, labels_needed=1)
 
+    assert found["shipped_variant"] == "queue/online"
     assert found["gain_beats_its_interval"] and found["gain_at_reach_enough"]
     assert found["gain_at_reach_points"] == pytest.approx(6.0)
     assert found["labels_to_reach_random_enough"]
     assert found["online_minus_refit_points"] == pytest.approx(5.0) and not found["online_within_refit"]
     assert found["fer_drop_points"] == pytest.approx(1.0) and found["fer_drop_small"]
-    assert not criteria(queue, refit, reach_at=2, labels_needed=None)["labels_to_reach_random_enough"]
+    assert not criteria(queue, queue, refit, reach_at=2, labels_needed=None)["labels_to_reach_random_enough"]
+
+
+def test_with_periodic_retrains_the_gains_are_the_retrain_lines_and_the_refit_gap_the_online_lines():
+    online = [curve(0, [0.5, 0.5, 0.5], [0] * 10 + [1] * 10, [0] * 10 + [1] * 10)]
+    refit = [curve(0, [0.5, 0.5, 0.5], [0] * 10 + [1] * 10, [0] * 10 + [1] * 10)]
+    points = [point(0, [0] * 10 + [1] * 10), point(1, [1] * 15 + [0] * 5), point(2, [1] * 20, fer=0.49, held_back=1)]
+    shipped = [Curve(variant="queue/retrain", seed=0, points=points)]  # scored at checkpoints only, no trace
+
+    found = criteria(shipped, online, refit, reach_at=1, labels_needed=None)
+
+    assert found["shipped_variant"] == "queue/retrain"
+    assert found["gain_at_reach_points"] == pytest.approx(25.0)  # 0.50 → 0.75 at the checkpoint
+    assert found["gain_beats_its_interval"] and found["online_minus_refit_points"] == 0.0
+    assert found["fer_drop_points"] == pytest.approx(1.0) and found["held_back_share"] == 0.0
+    assert gain(shipped, 1)["difference"] == pytest.approx(0.25) and gain(shipped, 1)["labels"] == 1
