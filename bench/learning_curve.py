@@ -14,8 +14,8 @@ periodic-refit method). The queue order, the one the app offers, is also scored 
 (every ``--retrain-every`` labels, INFANTINO_RETRAIN_EVERY's default; ``bench/learning_curve_retrain.py``): that
 line is the shipped path. A full retrain on the start photos plus all pool labels is the last point
 (``--skip-retrain`` omits it). The first start model's FER2013 stage is kept in ``--work`` and shared by every
-later training of the run (``--fer-checkpoint`` names one instead). After 0, 25, 50, 100, 200 and all labels: held-out accuracy and macro-F1,
-FER2013 validation accuracy and labels held back by the guard.
+later training of the run (``--fer-checkpoint`` names one instead). After 0, 25, 50, 100, 200 and all labels:
+held-out accuracy and macro-F1, FER2013 validation accuracy and labels held back by the guard.
 
 Prints one JSON object (and writes it to ``--out``) and draws the curve as a PNG (``--plot``).
 
@@ -286,16 +286,12 @@ def findings(variants: dict[str, list[Curve]], total: int) -> dict[str, Any]:
         "criteria": maths.criteria(
             shipped, variants["queue/online"], variants["queue/refit"], reach_at=reach_at, labels_needed=needed
         ),
-        "shipped_gain_at_reach": maths.gain(shipped, reach_at) if reach_at in plan_marks(shipped) else None,
+        "shipped_gain_at_reach": maths.gain(shipped, reach_at) if reach_at < total else None,
         "random_accuracy_at": {"labels": reach_at, "accuracy": round(target, 4)},
         "queue_labels_to_reach_it": needed,
         "least_confident_labels_to_reach_it": maths.labels_to_reach(target, variants["least_confident/online"]),
         "by_order": per_order,
     }
-
-
-def plan_marks(curves: list[Curve]) -> list[int]:
-    return [point.labels for point in curves[0].points]
 
 
 if __name__ == "__main__":
