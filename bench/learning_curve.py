@@ -102,18 +102,18 @@ def main() -> None:
 
     torch.set_num_threads(2)
     plan = planned(args)
-    runs, setups, retrains, periodic = [], [], [], []
+    runs, setups, retrains, notes = [], [], [], []
     for seed in range(args.seeds):
         setup = prepared(plan, seed, work)
-        curves, made = run_variants(setup, plan, args, work)
+        curves, found = run_variants(setup, plan, args, work)
         runs += curves
-        periodic += made
+        notes += found
         setups.append(setup)
         if not (args.quick or args.skip_retrain):
             retrains.append(retrain_summary(plan, setup, work))
     retrain = maths.retrain_summary(retrains) if retrains else None
     report = build_report(plan, setups, runs, retrain, args)
-    report["periodic_retrains"] = periodic
+    report["runs"] = notes  # per seed and order: what held labels back, and the periodic retrains
     plot_path = args.plot or (args.out.with_suffix(".png") if args.out else work / "learning_curve.png")
     from bench.learning_curve_plot import plot
 
@@ -191,18 +191,20 @@ def prepared(plan: Plan, seed: int, work: Path) -> Setup:
 
 def run_variants(setup: Setup, plan: Plan, args: argparse.Namespace, work: Path) -> tuple[list[Curve], list[Any]]:
     """Every order on this seed's pool through the app, each followed by the refit of the same labels; the shipped
-    order also with the app's periodic retrain (``bench.learning_curve_retrain``). The curves, and the retrains."""
+    order also with the app's periodic retrain (``bench.learning_curve_retrain``). The curves, and per run what
+    held labels back and the retrains it made."""
     from django.conf import settings
 
     from bench.learning_curve_retrain import retrain_run
     from bench.learning_curve_run import ORDERS, online_run, refit_run
 
-    curves, retrains = [], []
+    curves, notes = [], []
     epochs = QUICK_REFIT_EPOCHS if args.quick else REFIT_EPOCHS
     seed = setup.seed
     for order in ORDERS:
         run = online_run(setup.pool, setup.start, order=order, seed=seed, marks=setup.marks)
         curves += [run.curve, refit_run(setup.pool, setup.start, run.curve, run.done, epochs=epochs)]
+        notes.append({"seed": seed, "order": order, "held_back_rules": run.held_back_rules})
         print(f"seed {seed} {order}: {run.curve.points[-1].accuracy:.3f} after {len(run.done)} labels", file=sys.stderr)
         if order == SHIPPED_ORDER and args.retrain_every > 0:
             curve, made = retrain_run(
@@ -218,9 +220,9 @@ def run_variants(setup: Setup, plan: Plan, args: argparse.Namespace, work: Path)
                 consolidate_every=settings.INFANTINO_CONSOLIDATE_EVERY,
             )
             curves.append(curve)
-            retrains += [{"seed": seed, **summary} for summary in made]
+            notes[-1]["retrains"] = made
             print(f"seed {seed} {order} with retrains: {curve.points[-1].accuracy:.3f}", file=sys.stderr)
-    return curves, retrains
+    return curves, notes
 
 
 def retrain_summary(plan: Plan, setup: Setup, work: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ the start model's replay pool, so online and refit are compared on the same labe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,6 +94,7 @@ class Run:
     curve: Curve
     done: list[str]
     live_metrics: dict[int, dict[str, float]]
+    held_back_rules: dict[str, int]  # each rule that held labels back (its reason, numbers blanked), and how often
 
 
 def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[int]) -> Run:
@@ -135,7 +137,18 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
             points.append(_point(head, start, labels=len(done), held_back=held_back))
             live_metrics[len(done)] = dict(bench_registry().version_info(ml.backend().live_version()).metrics)
     curve = Curve(variant=f"{order}/online", seed=seed, points=points, trace=[float(v) for v in trace])
-    return Run(curve=curve, done=done, live_metrics=live_metrics)
+    return Run(curve=curve, done=done, live_metrics=live_metrics, held_back_rules=held_back_rules())
+
+
+def held_back_rules() -> dict[str, int]:
+    """How often each guard rule was among the reasons of the labels held back now, most frequent first."""
+    from collections import Counter
+
+    from annotations.models import Annotation
+
+    notes = Annotation.objects.filter(status=Annotation.Status.HELD_BACK).values_list("guard_note", flat=True)
+    rules = Counter(re.sub(r"\d+(\.\d+)?", "#", reason.strip()) for note in notes for reason in note.split("; "))
+    return dict(rules.most_common())
 
 
 def second_opinions(client: Any, pool: Pool) -> int:
