@@ -14,8 +14,7 @@ from annotations.learning.consolidate import consolidate_when_due
 from annotations.learning.writer import LabelWaits, single_writer
 from annotations.models import Adjudication, Annotation
 from modelops.models import ModelChange
-from modelops.services import live_version_move, move_record
-from modelops.services.autotrain import retrain_when_due
+from modelops.services import live_version_move, move_record, retrain_when_due
 from predictions import ml
 from predictions.selectors import prediction_get_for_learning
 
