@@ -2,14 +2,16 @@
 
 Every ``INFANTINO_RETRAIN_EVERY`` labeled images the app starts a full retrain on its photos plus every label so far
 (``modelops.services.autotrain.retrain_when_due``), and promotes it only past the retrain guard
-(``predictions.ml.training.verdict``: infant accuracy at least the live version's, no domain fallen beyond
-tolerance). Retrains take minutes, so the bench computes them beside the app rather than through its job worker:
-after the online run of an order, for every multiple k of ``every`` among the checkpoints, the start recipe is
-trained on the start photos plus the first k labeled photos (the other pool photos and the held-out ones left out)
-with the shared FER2013 stage, judged against the version the app had live after k labels, and, if promoted,
-served from then on. Between retrains the app consolidates every ``INFANTINO_CONSOLIDATE_EVERY`` labels: a
-checkpoint past a retrain scores the head refitted on the labels up to the last consolidation under the retrained
-extractor, judged by the consolidation guard. The online labels after that last consolidation are not replayed.
+(``mlcore.retrain_guard``: not significantly worse on infant photos, FER2013 within tolerance). Retrains take
+minutes, so the bench computes them beside the app rather than through its job worker: after the online run of an
+order, for every multiple k of ``every`` among the checkpoints, the start recipe is trained on the start photos
+plus the first k labeled photos (the other pool photos and the held-out ones left out) with the shared FER2013
+stage, judged against the version the app had live after k labels, and, if promoted, served from then on. Here a
+retrain's test photos are the bench's held-out and unlabeled pool photos, so the guard reads its validation
+photos alone: the held-out photos never decide what is served. Between retrains the app consolidates every
+``INFANTINO_CONSOLIDATE_EVERY`` labels: a checkpoint past a retrain scores the head refitted on the labels up to
+the last consolidation under the retrained extractor, judged by the consolidation guard. The online labels after
+that last consolidation are not replayed.
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def _judged(trained: Retrained, live: dict[str, float]) -> Retrained:
 
     from predictions.ml.training import verdict
 
-    found = verdict(trained.metrics, live, tolerance=settings.INFANTINO_FORGETTING_TOLERANCE)
+    validation = {key: value for key, value in trained.metrics.items() if not key.startswith("test_")}
+    found = verdict(validation, live, tolerance=settings.INFANTINO_FORGETTING_TOLERANCE)
     return replace(trained, promoted=found.passed, verdict=found.reason)
 
 

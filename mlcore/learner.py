@@ -111,24 +111,6 @@ def replay_batch(
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
 
 
-def guard_verdict(
-    metrics: dict[str, float], baseline: dict[str, float], *, tolerance: float
-) -> tuple[bool, tuple[str, ...]]:
-    """Whether no domain's accuracy fell more than ``tolerance`` below ``baseline``, and the reasons if not.
-
-    For versions trained apart (a retrain against the live one), which share no answers to pair: an
-    online update is judged image by image instead (``guard.judge``).
-    """
-    reasons = []
-    for key, before in baseline.items():
-        if not key.endswith("_accuracy") or key not in metrics:
-            continue
-        drop = before - metrics[key]
-        if drop > tolerance + 1e-9:
-            reasons.append(f"{key} fell {drop:.3f} (from {before:.3f} to {metrics[key]:.3f}), over {tolerance:.3f}")
-    return not reasons, tuple(reasons)
-
-
 def update_head(
     head: MLPClassifier,
     new_x: np.ndarray,

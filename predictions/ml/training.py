@@ -6,12 +6,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from mlcore import training
+from mlcore import retrain_guard, training
 from mlcore.bootstrap import bootstrap as bootstrap_engine
 from mlcore.datasets import load_labeled
 from mlcore.evaluation import evaluate_model, evaluation_json
 from mlcore.extractor import ExtractorConfig
-from mlcore.learner import guard_verdict
 from mlcore.model import ExpressionModel
 from mlcore.progress import no_progress
 from mlcore.registry import Registry
@@ -88,13 +87,6 @@ def evaluate(model: ExpressionModel, data: Path, *, limit: int | None, progress:
 
 
 def verdict(new: dict[str, float], old: dict[str, float], *, tolerance: float) -> GuardVerdict:
-    """At least as good on infants as the live version, and no domain fallen beyond ``tolerance``."""
-    passed, reasons = guard_verdict(new, old, tolerance=tolerance)
-    if not passed:
-        return GuardVerdict(False, "; ".join(reasons))
-    new_acc, old_acc = new.get("infant_accuracy"), old.get("infant_accuracy")
-    if new_acc is None or old_acc is None:
-        return GuardVerdict(False, "infant accuracy is missing on one of the versions")
-    if new_acc < old_acc:
-        return GuardVerdict(False, f"infant accuracy {new_acc:.3f} is below the live version's {old_acc:.3f}")
-    return GuardVerdict(True, f"infant accuracy {new_acc:.3f} ≥ {old_acc:.3f} and no domain fell beyond tolerance")
+    """The retrain guard (``mlcore.retrain_guard``): not significantly worse on infants, FER2013 within tolerance."""
+    passed, reason = retrain_guard.judge(new, old, tolerance=tolerance)
+    return GuardVerdict(passed, reason)

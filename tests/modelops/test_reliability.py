@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlcore.learner import evaluate, guard_verdict
+from mlcore import retrain_guard
+from mlcore.learner import evaluate
 from mlcore.metrics import expected_calibration_error, reliability_bins, reliability_metrics
 from mlcore.reference import ReferenceData
 from predictions.ml import reliability_from_metrics
@@ -43,7 +44,8 @@ def test_the_forgetting_guard_reads_no_bin_as_an_accuracy():
     baseline = {"infant_accuracy": 0.5, **bin_metrics()}
     worse_bins = {"infant_accuracy": 0.5, **{key: 0.0 for key in bin_metrics()}}
 
-    assert guard_verdict(worse_bins, baseline, tolerance=0.02) == (True, ())
+    passed, reason = retrain_guard.judge(worse_bins, baseline, tolerance=0.02)
+    assert passed, reason
 
 
 def test_a_version_learned_online_records_its_bins_and_ece():
