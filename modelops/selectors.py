@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 
 from modelops.models import ModelChange, TrainingJob
 from predictions.ml import LABELS, ReliabilityBin, UnknownVersion, backend, reliability_from_metrics
+from predictions.selectors import predictions_labeled_to_consensus_count
 
 if TYPE_CHECKING:
     from predictions.ml import VersionInfo
@@ -223,6 +224,16 @@ class Dashboard:
     job: TrainingJob | None
     job_payload: dict[str, Any] | None
     calibration: VersionCalibration | None  # the chosen version's, else the live one's, else the newest's
+    labeled_since_retrain: int  # images labeled to consensus since the last retrain was queued
+
+
+def labeled_since_retrain() -> int:
+    """Images labeled to consensus since the last retrain was queued (its options record the count then)."""
+    from modelops.services.retrain import LABELED_OPTION  # the writer that records it
+
+    last = TrainingJob.objects.order_by("-pk").first()
+    before = int(last.options.get(LABELED_OPTION, 0)) if last is not None else 0
+    return max(0, predictions_labeled_to_consensus_count() - before)
 
 
 def dashboard_get(*, calibration_version: str = "") -> Dashboard:
@@ -237,4 +248,5 @@ def dashboard_get(*, calibration_version: str = "") -> Dashboard:
         job=job,
         job_payload=training_job_payload(job) if job else None,
         calibration=version_calibration(row=chosen) if chosen else None,
+        labeled_since_retrain=labeled_since_retrain(),
     )

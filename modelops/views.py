@@ -37,6 +37,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "job_payload": state.job_payload,
             "consolidate_every": settings.INFANTINO_CONSOLIDATE_EVERY,
             "retrain_every": settings.INFANTINO_RETRAIN_EVERY,
+            "labeled_since_retrain": state.labeled_since_retrain,
             "calibration": calibration,
             "reliability": _reliability_svg(calibration.bins, version=calibration.version, domain=calibration.title)
             if calibration

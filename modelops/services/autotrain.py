@@ -17,16 +17,16 @@ from django.conf import settings
 from django.db import connections
 
 from modelops.models import TrainingJob
+from modelops.selectors import labeled_since_retrain
 from modelops.services.retrain import (
     AFTER_LABELS_OPTION,
-    LABELED_OPTION,
     RetrainRefused,
     retrain_resume_orphans,
     retrain_start,
     training_sources,
 )
 from predictions.ml import ModelUnavailable, backend
-from predictions.selectors import predictions_labeled_to_consensus_count, version_is_starter
+from predictions.selectors import version_is_starter
 
 logger = logging.getLogger(__name__)
 
@@ -63,18 +63,14 @@ def retrain_when_due() -> TrainingJob | None:
     every = settings.INFANTINO_RETRAIN_EVERY
     if every <= 0:
         return None
-    last = TrainingJob.objects.order_by("-pk").first()
-    if last is not None and last.is_active:
-        return None
-    labeled = predictions_labeled_to_consensus_count()
-    before = int(last.options.get(LABELED_OPTION, 0)) if last is not None else 0
-    if labeled - before < every:
+    since = labeled_since_retrain()  # a running retrain recorded its own count: only labels since it started
+    if since < every:
         return None
     try:
         job = retrain_start(user=None, options=AFTER_LABELS_OPTIONS)
     except RetrainRefused:
         return None
-    logger.info("%d images labeled since the last retrain: retraining (#%s)", labeled - before, job.pk)
+    logger.info("%d images labeled since the last retrain: retraining (#%s)", since, job.pk)
     return job
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from modelops.models import TrainingJob
+from modelops.selectors import labeled_since_retrain
 from modelops.services import retrain
 from tests.annotations.conftest import client_for
 from tests.images import jpeg_bytes
@@ -45,7 +46,7 @@ def test_every_nth_labeled_image_retrains_on_all_labels_and_the_retrain_goes_liv
     assert fake_backend.version_info(job.result_version).tags["kind"] == "retrain"
 
     label_new_photo(client, "fear", seed=3)
-    assert TrainingJob.objects.count() == 1  # one label since the last retrain: not due
+    assert TrainingJob.objects.count() == 1 and labeled_since_retrain() == 1  # not due yet
     label_new_photo(client, "fear", seed=4)
     assert list(TrainingJob.objects.order_by("pk").values_list("options__labeled", flat=True)) == [2, 4]
 

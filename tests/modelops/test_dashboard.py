@@ -45,7 +45,7 @@ def test_the_dashboard_lists_every_version_with_its_metrics_and_marks_the_live_o
 
 def test_the_dashboard_says_how_often_labels_start_a_retrain(client, staff, fake_backend, settings):
     settings.INFANTINO_RETRAIN_EVERY = 100
-    assert "It starts by itself every 100 labeled images." in client.get("/dashboard/").content.decode()
+    assert "It starts by itself every 100 labeled images: " in client.get("/dashboard/").content.decode()
 
     settings.INFANTINO_RETRAIN_EVERY = 0
     assert "It starts only from here (INFANTINO_RETRAIN_EVERY is 0)." in client.get("/dashboard/").content.decode()
