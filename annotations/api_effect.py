@@ -31,7 +31,12 @@ class EffectOutput(serializers.Serializer):
     started_accuracy = serializers.FloatField(allow_null=True, help_text="Its infant validation accuracy.")
     live_version = serializers.CharField(allow_null=True)
     live_accuracy = serializers.FloatField(allow_null=True, help_text="The live version's infant validation accuracy.")
-    change_points = serializers.FloatField(allow_null=True, help_text="Live minus started accuracy, in points.")
+    change_points = serializers.FloatField(
+        allow_null=True, help_text="Live minus started accuracy, in points; null when they are not comparable."
+    )
+    comparable = serializers.BooleanField(
+        help_text="False once a retrain went live since you started: it scores itself on other validation photos."
+    )
 
 
 class EffectApi(APIView):

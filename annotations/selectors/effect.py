@@ -42,11 +42,12 @@ class LabelingEffect:
     started_accuracy: float | None  # its infant validation accuracy
     live_version: str | None
     live_accuracy: float | None
+    comparable: bool = True  # started and live share an extractor: scored on the same validation photos
 
     @property
     def change_points(self) -> float | None:
-        """Live minus started infant accuracy, in percentage points."""
-        if self.started_accuracy is None or self.live_accuracy is None:
+        """Live minus started infant accuracy, in percentage points; None across a retrain."""
+        if self.started_accuracy is None or self.live_accuracy is None or not self.comparable:
             return None
         return round(100 * (self.live_accuracy - self.started_accuracy), 1)
 
@@ -72,6 +73,7 @@ def labeling_effect(*, annotator: AbstractBaseUser) -> LabelingEffect:
         started_accuracy=_infant_accuracy(started),
         live_version=live,
         live_accuracy=_infant_accuracy(live),
+        comparable=_same_extractor(started, live),
     )
 
 
@@ -91,6 +93,15 @@ def _live_version() -> str | None:
         return ml.backend().live_version()
     except ml.ModelUnavailable:
         return None  # MLflow unreachable: the page shows the counts and no accuracy
+
+
+def _same_extractor(started: str | None, live: str | None) -> bool:
+    if not started or not live or started == live:
+        return True
+    try:
+        return ml.backend().extractor_id(started) == ml.backend().extractor_id(live)
+    except (ml.UnknownVersion, ml.ModelUnavailable, KeyError):
+        return False  # one of them cannot be read: nothing says they were scored alike
 
 
 def _infant_accuracy(version: str | None) -> float | None:

@@ -19,7 +19,9 @@
       line.textContent = "Your first label starts the count: the live model's infant accuracy then and now will show here.";
       return;
     }
-    const change = effect.change_points === null ? ""
+    const retrained = effect.comparable ? ""
+      : "; retrained since, on everyone's labels, and scored on other photos, so the two are not compared";
+    const change = effect.change_points === null ? retrained
       : `: ${effect.change_points > 0 ? "+" : ""}${effect.change_points} points`;
     line.replaceChildren(
       "Infant validation accuracy of the live model: ", text("strong", percent(effect.live_accuracy), "effect-now"),

@@ -50,6 +50,22 @@ def test_it_compares_the_live_accuracy_with_the_version_live_at_the_first_label_
     assert effect["held_back_recent"][0]["reason"] == "failed: the fake holds every label back"
 
 
+def test_across_a_retrain_the_accuracies_are_shown_but_not_compared(client, fake_backend, alice, shared_photos):
+    api = client_for(alice)
+    label(api, shared_photos(1)[0], "happy")
+    retrained = fake_backend.add_version(kind="retrain", infant_accuracy=0.37)  # scored on its own photos
+    fake_backend.versions_made[retrained].tags["extractor_id"] = "retrained-extractor"
+    fake_backend.set_live(retrained, by="retrain")
+
+    effect = api.get("/api/queue/effect/").json()
+
+    assert (effect["live_version"], effect["live_accuracy"], effect["started_accuracy"]) == (retrained, 0.37, 0.5)
+    assert effect["comparable"] is False and effect["change_points"] is None
+    client.force_login(alice)
+    page = client.get("/label/").content.decode()
+    assert "retrained since, on everyone's labels, and scored on other photos" in page
+
+
 def test_the_effect_needs_an_annotator(client, django_user_model, fake_backend):
     assert client.get("/api/queue/effect/").status_code in (401, 403)
     client.force_login(django_user_model.objects.create_user("visitor", password="just-looking-42"))
