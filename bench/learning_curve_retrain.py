@@ -128,14 +128,18 @@ def retrained(
 
 def _judged(trained: Retrained, live: dict[str, float]) -> Retrained:
     """The retrain guard's verdict against the version live when the retrain began (the previous retrain's own
-    metrics once one is served: its consolidations are scored on its validation photos)."""
+    metrics once one is served: its consolidations are scored on its validation photos), on validation photos."""
     from django.conf import settings
 
     from predictions.ml.training import verdict
 
-    validation = {key: value for key, value in trained.metrics.items() if not key.startswith("test_")}
-    found = verdict(validation, live, tolerance=settings.INFANTINO_FORGETTING_TOLERANCE)
+    found = verdict(_validation(trained.metrics), _validation(live), tolerance=settings.INFANTINO_FORGETTING_TOLERANCE)
     return replace(trained, promoted=found.passed, verdict=found.reason)
+
+
+def _validation(metrics: dict[str, float]) -> dict[str, float]:
+    """A retrain's metrics without its test photos': here those are the bench's held-out ones."""
+    return {key: value for key, value in metrics.items() if not key.startswith("test_")}
 
 
 def _consolidation(serving: Retrained, labeled: list[str], pool: Pool, *, seed: int) -> Any:
