@@ -133,7 +133,8 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
         head = ml.backend().served().head
         trace.append(_correct(head, start).mean())
         if len(done) in marks:
-            held_back = Annotation.objects.filter(status=Annotation.Status.HELD_BACK).count()
+            held = Annotation.objects.filter(status=Annotation.Status.HELD_BACK)
+            held_back = held.values("image_id").distinct().count()  # images: a re-checked suspect has two labels
             points.append(_point(head, start, labels=len(done), held_back=held_back))
             live_metrics[len(done)] = dict(bench_registry().version_info(ml.backend().live_version()).metrics)
     curve = Curve(variant=f"{order}/online", seed=seed, points=points, trace=[float(v) for v in trace])
