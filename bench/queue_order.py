@@ -128,20 +128,20 @@ def correct(head: Any, start: Any) -> np.ndarray:
 
 
 def summary(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Mean accuracy at each mark, and the paired difference from random after 100 and after all labels."""
+    """Accuracy pooled over seeds at each step every seed reached and after all labels ("all"), and the paired
+    difference from random after 100 and after all labels."""
     from mlcore.comparison import paired_difference
+
+    def pooled(runs: list[dict[str, Any]], mark: int | str) -> np.ndarray:
+        return np.concatenate([r["correct"][max(r["correct"]) if mark == "all" else mark] for r in runs])
 
     out = {}
     for name, runs in results.items():
-        marks = sorted(runs[0]["correct"])
-        row: dict[str, Any] = {
-            "accuracy": {m: round(float(np.mean(np.concatenate([r["correct"][m] for r in runs]))), 4) for m in marks},
-        }
-        for m in (100, marks[-1]):
-            if m in runs[0]["correct"]:
-                mine = np.concatenate([r["correct"][m] for r in runs])
-                base = np.concatenate([r["correct"][m] for r in results["random"]])
-                d = paired_difference(base, mine)
+        marks: list[int | str] = [*sorted(set.intersection(*(set(r["correct"]) for r in runs))), "all"]
+        row: dict[str, Any] = {"accuracy": {str(m): round(float(pooled(runs, m).mean()), 4) for m in marks}}
+        for m in (100, "all"):
+            if m in marks:
+                d = paired_difference(pooled(results["random"], m), pooled(runs, m))
                 row[f"vs_random_at_{m}"] = [round(d.value, 4), round(d.low, 4), round(d.high, 4)]
         out[name] = row
     return out
