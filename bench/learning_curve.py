@@ -44,6 +44,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 from bench import learning_curve_maths as maths  # noqa: E402
 from bench.common import shared_data  # noqa: E402
 from bench.learning_curve_maths import Curve  # noqa: E402
+from bench.learning_curve_run import ORDERS  # noqa: E402
 
 if TYPE_CHECKING:
     from bench.crossval import Folds
@@ -71,6 +72,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--plot", type=Path, default=None, help="the PNG (default: beside --out, else in --work)")
     parser.add_argument("--skip-retrain", action="store_true", help="no full retrain point")
+    parser.add_argument(
+        "--orders", nargs="+", choices=ORDERS, default=list(ORDERS), help="orders to label in (default: all three)"
+    )
     parser.add_argument(
         "--retrain-every",
         type=int,
@@ -119,7 +123,7 @@ def main() -> None:
 
     title = f"Held-out infant accuracy against labels ({'quick' if args.quick else 'full'} run)"
     retrain_at = (retrain["labels"], retrain["accuracy"]) if retrain else None
-    report["plot"] = str(plot(grouped(runs), plot_path, retrain=retrain_at, title=title))
+    report["plot"] = str(plot(maths.grouped(runs), plot_path, retrain=retrain_at, title=title))
     report["bench_seconds"] = round(time.monotonic() - started, 1)
     text = json.dumps(report, indent=2, default=str)  # a FER2013 checkpoint override is a path
     if args.out:
@@ -196,12 +200,12 @@ def run_variants(setup: Setup, plan: Plan, args: argparse.Namespace, work: Path)
     from django.conf import settings
 
     from bench.learning_curve_retrain import retrain_run
-    from bench.learning_curve_run import ORDERS, online_run, refit_run
+    from bench.learning_curve_run import online_run, refit_run
 
     curves, notes = [], []
     epochs = QUICK_REFIT_EPOCHS if args.quick else REFIT_EPOCHS
     seed = setup.seed
-    for order in ORDERS:
+    for order in args.orders:
         run = online_run(setup.pool, setup.start, order=order, seed=seed, marks=setup.marks)
         curves += [run.curve, refit_run(setup.pool, setup.start, run.curve, run.done, epochs=epochs)]
         notes.append({"seed": seed, "order": order, "held_back_rules": run.held_back_rules})
@@ -234,18 +238,11 @@ def retrain_summary(plan: Plan, setup: Setup, work: Path) -> dict[str, Any]:
     return point
 
 
-def grouped(runs: list[Curve]) -> dict[str, list[Curve]]:
-    variants: dict[str, list[Curve]] = {}
-    for curve in runs:
-        variants.setdefault(curve.variant, []).append(curve)
-    return variants
-
-
 def build_report(
     plan: Plan, setups: list[Setup], runs: list[Curve], retrain: dict[str, Any] | None, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Per-variant summaries and the findings the issue asks for."""
-    variants = grouped(runs)
+    variants = maths.grouped(runs)
     return {
         "bench": "learning_curve",
         "quick": args.quick,
@@ -272,26 +269,29 @@ def build_report(
 def findings(variants: dict[str, list[Curve]], total: int) -> dict[str, Any]:
     """Labels the queue needs to match random at 100, the online-refit gap, FER drop and held-back share."""
     reach_at = min(maths.REACH_AT, total)
-    target = maths.accuracy_at(variants["random/online"], reach_at)
-    per_order = {}
-    for order in ("queue", "random", "least_confident"):
-        online, refit = variants[f"{order}/online"], variants[f"{order}/refit"]
-        per_order[order] = {
-            "gain_vs_start": maths.gain(online),
-            "online_minus_refit_after_all": round(maths.paired_gap(online, refit), 4),
-            "fer_drop_points": maths.fer_drop(online),
-            "held_back_share": round(maths.held_back_share(online), 4),
+    has_random = "random/online" in variants
+    target = maths.accuracy_at(variants["random/online"], reach_at) if has_random else None
+    per_order = {
+        order: {
+            "gain_vs_start": maths.gain(variants[f"{order}/online"]),
+            "online_minus_refit_after_all": round(
+                maths.paired_gap(variants[f"{order}/online"], variants[f"{order}/refit"]), 4
+            ),
+            "fer_drop_points": maths.fer_drop(variants[f"{order}/online"]),
+            "held_back_share": round(maths.held_back_share(variants[f"{order}/online"]), 4),
         }
-    needed = maths.labels_to_reach(target, variants["queue/online"])
+        for order in ORDERS
+        if f"{order}/online" in variants
+    }
+    needed = maths.labels_to_reach(target, variants["queue/online"]) if target is not None else None
     shipped = variants.get("queue/retrain", variants["queue/online"])
     return {
         "criteria": maths.criteria(
             shipped, variants["queue/online"], variants["queue/refit"], reach_at=reach_at, labels_needed=needed
         ),
         "shipped_gain_at_reach": maths.gain(shipped, reach_at) if reach_at < total else None,
-        "random_accuracy_at": {"labels": reach_at, "accuracy": round(target, 4)},
+        "random_accuracy_at": {"labels": reach_at, "accuracy": round(target, 4)} if target is not None else None,
         "queue_labels_to_reach_it": needed,
-        "least_confident_labels_to_reach_it": maths.labels_to_reach(target, variants["least_confident/online"]),
         "by_order": per_order,
     }
 

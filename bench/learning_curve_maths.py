@@ -86,6 +86,14 @@ class Curve:
         return next(point for point in self.points if point.labels == labels)
 
 
+def grouped(runs: list[Curve]) -> dict[str, list[Curve]]:
+    """The runs by variant, seeds in the order run."""
+    variants: dict[str, list[Curve]] = {}
+    for curve in runs:
+        variants.setdefault(curve.variant, []).append(curve)
+    return variants
+
+
 def _mean(values: list[float]) -> float | None:
     return round(statistics.fmean(values), 4) if values else None
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.learning_curve_maths import Curve, Point
-from bench.learning_curve_start import cache_key, embedded, registry_in
+from bench.learning_curve_start import cache_key, embedded, names_digest, registry_in
 
 if TYPE_CHECKING:
     from bench.crossval import Folds
@@ -95,10 +95,14 @@ def retrained(
 
     from mlcore.training import train
 
+    assert config.image_dir is not None
+    image_dir = Path(config.image_dir)
     taught = set(labeled)
-    hidden = [folds.names[i] for i in split.held] + [folds.names[i] for i in split.pool if folds.names[i] not in taught]
-    retrain = replace(config, test_names=tuple(sorted(hidden)))
-    folder = work / f"periodic-{cache_key(retrain)}"
+    held = [folds.names[i] for i in split.held]
+    # The pool photos not labeled yet are left out, not held out: one may be a near-duplicate of a labeled one.
+    untaught = [str(image_dir / folds.names[i]) for i in split.pool if folds.names[i] not in taught]
+    retrain = replace(config, test_names=tuple(sorted(held)), unlabeled=tuple(untaught))
+    folder = work / f"periodic-{cache_key(retrain)}-{names_digest(sorted(labeled))}"
     registry, marker = registry_in(folder), folder / "retrain.json"
     started = time.monotonic()
     if marker.exists():
@@ -107,9 +111,7 @@ def retrained(
         version = train(replace(retrain, work_dir=folder / "run"), registry).version
         marker.write_text(json.dumps({"version": version, "labels": k}))
     model = registry.load(version)
-    assert config.image_dir is not None
-    image_dir = Path(config.image_dir)
-    held_x = embedded(model, [image_dir / folds.names[i] for i in split.held], folder / "held.npy")
+    held_x = embedded(model, [image_dir / name for name in held], folder / "held.npy")
     pool_names = [folds.names[i] for i in split.pool]
     pool_x = embedded(model, [image_dir / name for name in pool_names], folder / "pool.npy")
     return Retrained(

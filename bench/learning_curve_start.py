@@ -55,7 +55,7 @@ def registry_in(folder: Path) -> Registry:
     )
 
 
-def _digest(names: list[str]) -> str:
+def names_digest(names: list[str]) -> str:
     return hashlib.sha1(json.dumps(names).encode()).hexdigest()[:12]
 
 
@@ -85,7 +85,8 @@ def start_model(config: TrainConfig, folds: Folds, split: Partition, *, work: Pa
         raise RuntimeError(f"start version {version} has no reference data")
     assert config.image_dir is not None
     held = [folds.names[i] for i in split.held]
-    held_x = embedded(model, [Path(config.image_dir) / name for name in held], folder / f"held-{_digest(held)}.npy")
+    held_paths = [Path(config.image_dir) / name for name in held]
+    held_x = embedded(model, held_paths, folder / f"held-{names_digest(held)}.npy")
     return Start(version, model, reference, held_x, folds.labels[split.held], folder)
 
 
