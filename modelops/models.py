@@ -46,6 +46,8 @@ class TrainingJob(models.Model):
         CANCELLED = "cancelled"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
+    LABELED_OPTION = "labeled"  # in ``options``: the images labeled to consensus when it was queued
+    AFTER_LABELS_OPTION = "after_labels"  # in ``options``: started by itself, INFANTINO_RETRAIN_EVERY labels on
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # "active" while queued or running, NULL after: the unique constraint allows one retrain at a time.

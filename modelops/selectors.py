@@ -229,10 +229,8 @@ class Dashboard:
 
 def labeled_since_retrain() -> int:
     """Images labeled to consensus since the last retrain was queued (its options record the count then)."""
-    from modelops.services.retrain import LABELED_OPTION  # the writer that records it
-
     last = TrainingJob.objects.order_by("-pk").first()
-    before = int(last.options.get(LABELED_OPTION, 0)) if last is not None else 0
+    before = int(last.options.get(TrainingJob.LABELED_OPTION, 0)) if last is not None else 0
     return max(0, predictions_labeled_to_consensus_count() - before)
 
 

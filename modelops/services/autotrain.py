@@ -18,20 +18,14 @@ from django.db import connections
 
 from modelops.models import TrainingJob
 from modelops.selectors import labeled_since_retrain
-from modelops.services.retrain import (
-    AFTER_LABELS_OPTION,
-    RetrainRefused,
-    retrain_resume_orphans,
-    retrain_start,
-    training_sources,
-)
+from modelops.services.retrain import RetrainRefused, retrain_resume_orphans, retrain_start, training_sources
 from predictions.ml import ModelUnavailable, backend
 from predictions.selectors import version_is_starter
 
 logger = logging.getLogger(__name__)
 
 AUTOTRAIN_OPTIONS: dict[str, Any] = {"preset": "full", "autotrain": True}
-AFTER_LABELS_OPTIONS: dict[str, Any] = {"preset": "full", AFTER_LABELS_OPTION: True}
+AFTER_LABELS_OPTIONS: dict[str, Any] = {"preset": "full", TrainingJob.AFTER_LABELS_OPTION: True}
 
 
 def autotrain_ensure() -> TrainingJob | None:

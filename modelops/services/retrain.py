@@ -27,8 +27,6 @@ from predictions.selectors import predictions_labeled_to_consensus, predictions_
 logger = logging.getLogger(__name__)
 
 JOB = "modelops.tasks.run_retrain"
-AFTER_LABELS_OPTION = "after_labels"  # in a retrain's options: started by itself, INFANTINO_RETRAIN_EVERY labels on
-LABELED_OPTION = "labeled"  # in a retrain's options: the images labeled to consensus when it was queued
 
 
 class RetrainRefused(RuntimeError):
@@ -38,7 +36,7 @@ class RetrainRefused(RuntimeError):
 def retrain_start(*, user: AbstractBaseUser | None, options: dict[str, Any]) -> TrainingJob:
     """Queue a full retrain; refused while another one is queued or running."""
     _retire_stale_jobs()
-    options = {**options, LABELED_OPTION: predictions_labeled_to_consensus_count()}
+    options = {**options, TrainingJob.LABELED_OPTION: predictions_labeled_to_consensus_count()}
     try:
         with transaction.atomic():
             job = TrainingJob.objects.create(
@@ -164,7 +162,7 @@ def _training_run(job: TrainingJob, reporter: _ProgressReporter) -> TrainingRun:
 def _started_from(job: TrainingJob) -> str:
     if job.options.get("autotrain"):
         return "autotrain"
-    return "labels" if job.options.get(AFTER_LABELS_OPTION) else "dashboard"
+    return "labels" if job.options.get(TrainingJob.AFTER_LABELS_OPTION) else "dashboard"
 
 
 def _promote_if_better(job: TrainingJob, trained: Trained, *, live_before: str | None) -> str:

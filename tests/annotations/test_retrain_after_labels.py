@@ -40,7 +40,7 @@ def test_every_nth_labeled_image_retrains_on_all_labels_and_the_retrain_goes_liv
 
     job = TrainingJob.objects.get()
     assert job.started_by is None
-    assert job.options == {"preset": "full", retrain.AFTER_LABELS_OPTION: True, retrain.LABELED_OPTION: 2}
+    assert job.options == {"preset": "full", TrainingJob.AFTER_LABELS_OPTION: True, TrainingJob.LABELED_OPTION: 2}
     assert job.status == TrainingJob.Status.SUCCEEDED and job.promoted
     assert fake_backend.live_version() == job.result_version
     assert fake_backend.version_info(job.result_version).tags["kind"] == "retrain"

@@ -48,7 +48,7 @@ def test_a_first_start_with_only_the_starter_live_trains_and_serves_the_full_mod
 
     job.refresh_from_db()
     assert (job.status, job.started_by) == ("succeeded", None)
-    assert job.options == {**autotrain.AUTOTRAIN_OPTIONS, retrain.LABELED_OPTION: 0}
+    assert job.options == {**autotrain.AUTOTRAIN_OPTIONS, TrainingJob.LABELED_OPTION: 0}
     assert job.promoted and fake_backend.live_version() == job.result_version != starter
     assert fake_backend.version_info(job.result_version).tags["kind"] == "retrain"
 
