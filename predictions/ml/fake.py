@@ -8,6 +8,7 @@ see exactly what happened. Name it in ``INFANTINO_ML_BACKEND`` (or use the ``fak
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,9 @@ class FakeBackend:
             face_box=None,
         )
         return Outcome(prediction=prediction, embedding=embedding, extractor_id=EXTRACTOR_ID)
+
+    def predict_many(self, images: Sequence[Image.Image]) -> list[Outcome]:
+        return [self.predict(image) for image in images]
 
     def embed(self, image: Image.Image, *, version: str) -> Embedded:
         self.version_info(version)

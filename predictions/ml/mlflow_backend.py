@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,22 @@ class MLflowBackend(Consolidating):
             embedding=embedding[0],
             extractor_id=model.extractor_id,
         )
+
+    def predict_many(self, images: Sequence[Image.Image]) -> list[Outcome]:
+        """``predict`` for several images under one live version (bulk work: imports, video frames)."""
+        model = self.live.current()
+        outcomes = []
+        for image in images:
+            face = model.crop(image)
+            embedding = model.embed([face.image])
+            outcomes.append(
+                Outcome(
+                    prediction=model.predict_embedding(embedding, face.box),
+                    embedding=embedding[0],
+                    extractor_id=model.extractor_id,
+                )
+            )
+        return outcomes
 
     def embed(self, image: Image.Image, *, version: str) -> Embedded:
         model = self._model(version)
