@@ -44,6 +44,8 @@ __all__ = [
     "DecodedImage",
     "Embedded",
     "Explanation",
+    "FaceBox",
+    "FaceChooser",
     "InvalidImage",
     "LabelIssue",
     "Learned",
@@ -69,6 +71,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[ProgressEvent], None]
+FaceBox = tuple[int, int, int, int]  # x, y, width, height in the image's pixels
+# Picks the face to read among every face found in an image (video frames: the infant's, followed frame to frame).
+FaceChooser = Callable[[Sequence[FaceBox]], FaceBox | None]
 
 
 class ModelUnavailable(ServiceUnavailable):
@@ -185,6 +190,7 @@ class Backend(Protocol):
 
     def predict(self, image: Image.Image) -> Outcome: ...
     def predict_many(self, images: Sequence[Image.Image]) -> list[Outcome]: ...
+    def predict_faces(self, images: Sequence[Image.Image], *, follow: FaceChooser) -> list[Outcome | None]: ...
     def embed(self, image: Image.Image, *, version: str) -> Embedded: ...
     def explain(self, image: Image.Image) -> Explanation: ...
     def served(self) -> Served: ...

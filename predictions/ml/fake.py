@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from mlcore.unlearning import UNLEARN_GUARD
 from predictions.ml import (
     Embedded,
     Explanation,
+    FaceChooser,
     GuardVerdict,
     LabelToLearn,
     Learned,
@@ -43,6 +44,7 @@ from predictions.ml import (
 
 EXTRACTOR_ID = "fake-extractor"
 DIMENSIONS = 64
+FLAT_STD = 2.0  # grey levels: an image this even is "no face" to the fake's face finder
 ONLINE_KINDS = ("online", "unlearn")  # versions made from the live line, not by an offline training
 
 
@@ -107,6 +109,22 @@ class FakeBackend:
 
     def predict_many(self, images: Sequence[Image.Image]) -> list[Outcome]:
         return [self.predict(image) for image in images]
+
+    def predict_faces(self, images: Sequence[Image.Image], *, follow: FaceChooser) -> list[Outcome | None]:
+        """The fake's one face is the whole image, unless the image is one flat colour: that has no face."""
+        outcomes: list[Outcome | None] = []
+        for image in images:
+            flat = float(np.asarray(image.convert("L"), dtype=np.float32).std()) < FLAT_STD
+            box = follow([] if flat else [(0, 0, image.width, image.height)])
+            outcome = None if box is None else self.predict(image)
+            if outcome is not None:
+                outcome = Outcome(
+                    prediction=replace(outcome.prediction, face_box=box),
+                    embedding=outcome.embedding,
+                    extractor_id=outcome.extractor_id,
+                )
+            outcomes.append(outcome)
+        return outcomes
 
     def embed(self, image: Image.Image, *, version: str) -> Embedded:
         self.version_info(version)

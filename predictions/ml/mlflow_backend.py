@@ -14,6 +14,7 @@ from PIL import Image
 from sklearn.neural_network import MLPClassifier
 
 from mlcore import learner, saliency
+from mlcore.faces import square_crop
 from mlcore.model import ExpressionModel
 from mlcore.mtcnn import fetch_weights, weights_present
 from mlcore.registry import ArtifactRefused, NoModel, Registry, RegistryUnavailable, VersionInfo, registry_for
@@ -21,6 +22,8 @@ from mlcore.unlearning import UNLEARN_GUARD, refit_head
 from predictions.ml import (
     Embedded,
     Explanation,
+    FaceBox,
+    FaceChooser,
     GuardVerdict,
     LabelToLearn,
     Learned,
@@ -81,6 +84,27 @@ class MLflowBackend(Consolidating):
                     embedding=embedding[0],
                     extractor_id=model.extractor_id,
                 )
+            )
+        return outcomes
+
+    def predict_faces(self, images: Sequence[Image.Image], *, follow: FaceChooser) -> list[Outcome | None]:
+        """Every face in each image, the one ``follow`` picks embedded and classified (None: it picked none)."""
+        model = self.live.current()
+        picked: list[tuple[int, FaceBox]] = []
+        for index, image in enumerate(images):
+            box = follow(model.detector.detect(image))
+            if box is not None:
+                picked.append((index, box))
+        outcomes: list[Outcome | None] = [None] * len(images)
+        if not picked:
+            return outcomes
+        margin = model.config.face_margin
+        embeddings = model.embed([square_crop(images[index], box, margin=margin) for index, box in picked])
+        for row, (index, box) in enumerate(picked):
+            outcomes[index] = Outcome(
+                prediction=model.predict_embedding(embeddings[row : row + 1], box),
+                embedding=embeddings[row],
+                extractor_id=model.extractor_id,
             )
         return outcomes
 
