@@ -13,6 +13,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from mlcore.runtime import opencv
+
 logger = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # x, y, width, height in the original image's pixels
@@ -51,9 +53,8 @@ class HaarFaceDetector:
             if scale == 1.0
             else image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
         )
-        with _haar_cascade() as cascade:  # first, so that cv2 is imported under its lock
-            import cv2
-
+        with _haar_cascade() as cascade:
+            cv2 = opencv()
             grey = cv2.equalizeHist(np.asarray(small.convert("L")))
             min_side = max(24, int(min(grey.shape) * 0.12))
             found = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
@@ -106,7 +107,6 @@ class NoFaceDetector:
 # A CascadeClassifier used by two threads at once fails or crashes the process, and under ASGI every request
 # runs in a thread of its own: cascades are lent from a pool, one per concurrent call, and made only when it is empty.
 _haar_pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
-_haar_import_lock = threading.Lock()
 
 
 @contextmanager
@@ -123,10 +123,8 @@ def _haar_cascade() -> Iterator[Any]:
 
 
 def _new_haar_cascade() -> Any:
-    with _haar_import_lock:  # cv2's first import, racing in two threads, hands one of them a half-made module
-        import cv2
-
-        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
+    cv2 = opencv()
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
     if cascade.empty():
         raise RuntimeError("OpenCV's Haar cascade file is missing; install opencv-python-headless<5")
     return cascade

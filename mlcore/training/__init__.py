@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mlcore import runtime
 from mlcore.extractor import Extractor, ExtractorConfig, build_extractor
 from mlcore.labels import NUM_CLASSES
 from mlcore.progress import OverallProgress, ProgressCallback, no_progress
@@ -55,7 +56,7 @@ def train(
     work = Path(config.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     if config.threads is not None:
-        torch.set_num_threads(config.threads)  # this thread's torch pool only: a server's request threads keep theirs
+        runtime.for_this_thread(config.threads)  # a server's request threads keep theirs
     checkpoint = load_checkpoint(work / CHECKPOINT) if config.resume else None
     run_id = run_id_for(config, registry, work, resuming=checkpoint is not None)
     clock = Clock(checkpoint["seconds"] if checkpoint else None)

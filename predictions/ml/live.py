@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 
-import torch
 from django.conf import settings
 
 from infantino_site.oncely import OncePer
+from mlcore import runtime
 from mlcore.model import ExpressionModel
 from mlcore.registry import ArtifactRefused, Registry, RegistryUnavailable
 from predictions.ml import ModelUnavailable
@@ -114,7 +114,7 @@ class LiveModel:
             )
 
     def _load(self, version: str) -> ExpressionModel:
-        torch.set_num_threads(settings.INFANTINO_TORCH_THREADS)
+        use_threads(settings.INFANTINO_TORCH_THREADS)
         started = time.monotonic()
         model = self._registry().load(version)
         self._serve(model)
@@ -124,3 +124,9 @@ class LiveModel:
     def _serve(self, model: ExpressionModel) -> None:
         self._model = model  # one reference assignment: the atomic swap
         self._checked_at, self._failures = time.monotonic(), 0
+
+
+def use_threads(threads: int) -> None:
+    """This process's threads for every runtime (``mlcore.runtime``): the server's setting, or a command's own."""
+    if runtime.current().intra != threads:
+        runtime.configure(threads)

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from modelops.management.progress import StageBars
 from predictions.ml import ModelUnavailable, UnknownVersion, backend
+from predictions.ml.live import use_threads
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
         parser.add_argument("--model-version", help="model version (default: the live one)")
         parser.add_argument("--limit", type=int, help="evaluate at most this many images")
-        parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+        parser.add_argument("--threads", type=int, default=2, help="CPU threads of every runtime (default 2)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         # Everything but the result goes to stderr, so tools can parse stdout as one JSON document.
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         path: Path = options["data"]
         if not path.exists():
             raise CommandError(f"{path} does not exist")
-        torch.set_num_threads(options["threads"])
+        use_threads(options["threads"])
         bars = StageBars(sys.stderr)
         try:
             document = backend().evaluate(path, version=options["model_version"], limit=options["limit"], progress=bars)
