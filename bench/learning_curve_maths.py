@@ -24,7 +24,7 @@ WANTED_HELD_BACK_SHARE = 0.2
 # Five grouped, stratified folds of ~20 % each, dealt to the start model, the pool to label and the held-out
 # photos, named by how many folds each side gets. One fold is held out, so seeds that rotate the folds (seed s
 # deals fold (i + s) mod 5 as fold i) hold out disjoint photos: pooled, up to five seeds are one larger held-out set.
-LAYOUTS = {"1-3-1": ((0,), (1, 2, 3), (4,)), "2-2-1": ((0, 1), (2, 3), (4,))}
+LAYOUTS = {"1-3-1": ((0,), (1, 2, 3), (4,)), "2-2-1": ((0, 1), (2, 3), (4,)), "3-1-1": ((0, 1, 2), (3,), (4,))}
 LAYOUT = "1-3-1"  # a first model on ~90 photos, then ~260 labeled through the app
 FOLDS = 5
 
