@@ -15,7 +15,8 @@ from celery.signals import worker_ready
 from django.conf import settings
 
 from infantino_site import jobs
-from infantino_site.env import env_int, load_env_file
+from infantino_site.env import load_env_file
+from infantino_site.variables import value
 
 load_env_file()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "infantino_site.settings")
@@ -31,7 +32,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     # Redis hands a job taken by a worker that vanished to another after this long: it must outlast the longest job
     # (a full retrain) and the longest retry delay, or a running job would be handed out twice.
-    broker_transport_options={"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200)},
+    broker_transport_options={"visibility_timeout": value("CELERY_VISIBILITY_TIMEOUT")},
     beat_schedule_filename=str(settings.VAR_DIR / "celerybeat-schedule"),
 )
 

@@ -136,15 +136,17 @@ def env_file_read(path: Path) -> dict[str, str]:
         if not equals or not _KEY.fullmatch(name):
             raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value")
         try:
-            found[name] = _value(rest.strip())
+            found[name] = _value(rest.rstrip())
         except ValueError as problem:
             raise ImproperlyConfigured(f"{path}, line {number} ({name}): {problem}") from None
     return found
 
 
-def _value(text: str) -> str:
+def _value(spaced: str) -> str:
+    text = spaced.lstrip()
     if not text or text[0] not in "\"'":
-        return re.split(r"\s+#", text, maxsplit=1)[0].rstrip()  # a bare value ends where a comment starts
+        # A bare value ends where a comment starts, after a space: ``NAME=   # why`` is empty, ``NAME=#1`` is not.
+        return re.split(r"\s+#", spaced, maxsplit=1)[0].strip()
     quote, value, escaped = text[0], [], False
     for index, char in enumerate(text[1:], start=1):
         if escaped:

@@ -7,30 +7,32 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from infantino_site.env import env_bool, env_float, env_int, env_list, env_rate, env_secret, env_str, require_together
+from infantino_site.env import env_float, env_int, env_secret, require_together
+from infantino_site.variables import plain_settings, value
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("INFANTINO_VAR_DIR", str(BASE_DIR / "var"))).resolve()  # made by infantino_site.apps
+VAR_DIR = Path(value("INFANTINO_VAR_DIR", str(BASE_DIR / "var"))).resolve()  # made by infantino_site.apps
 
-DEBUG = env_bool("DEBUG", False)
+# Every environment variable is defined once, in infantino_site.variables (type, default, meaning; the deploy docs
+# and .env.example are written from there). Those that are a setting as read arrive here all at once (DEBUG, the
+# INFANTINO_* knobs of the model, labeling, jobs and login); the rest are composed below.
+_plain = plain_settings()
+globals().update(_plain)
 
 # ---- production parts: each is on when its variables are set, and then needs all of them ------------
-DATABASE_URL = env_str("DATABASE_URL")
-REDIS_URL = env_str("REDIS_URL")
-MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI")
+DATABASE_URL = value("DATABASE_URL")
+REDIS_URL = value("REDIS_URL")
+MLFLOW_TRACKING_URI = value("MLFLOW_TRACKING_URI")
 S3_VARIABLES = ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_REGION"]
 require_together(S3_VARIABLES, part="S3 image storage")
-S3_BUCKET = env_str("S3_BUCKET")
-if env_str("S3_ENDPOINT_URL") and not S3_BUCKET:
+S3_BUCKET = value("S3_BUCKET")
+if value("S3_ENDPOINT_URL") and not S3_BUCKET:
     raise ImproperlyConfigured("S3_ENDPOINT_URL is set but S3_BUCKET is not: set the S3 variables together")
-PRODUCTION_PARTS = [name for name in ("DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "S3_BUCKET") if env_str(name)]
+PRODUCTION_PARTS = [name for name in ("DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "S3_BUCKET") if value(name)]
 
 SECRET_KEY = env_secret("SECRET_KEY", required_by=PRODUCTION_PARTS)
 # Without one, the embedded profile keeps a key of its own in this file, made on its first start.
 INFANTINO_SECRET_KEY_FILE = None if SECRET_KEY else VAR_DIR / "secret_key"
-
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
@@ -116,14 +118,14 @@ if S3_BUCKET:
         "BACKEND": "infantino_site.storage.S3ImageStorage",
         "OPTIONS": {
             "bucket_name": S3_BUCKET,
-            "endpoint_url": env_str("S3_ENDPOINT_URL"),
-            "access_key": env_str("S3_ACCESS_KEY_ID"),
-            "secret_key": env_str("S3_SECRET_ACCESS_KEY"),
-            "region_name": env_str("S3_REGION"),
-            "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300),  # private bucket, presigned URLs: see storage
-            "connect_timeout": env_float("S3_CONNECT_TIMEOUT_SECONDS", 3.0),
-            "read_timeout": env_float("S3_READ_TIMEOUT_SECONDS", 10.0),
-            "max_attempts": env_int("S3_MAX_ATTEMPTS", 3),
+            "endpoint_url": value("S3_ENDPOINT_URL"),
+            "access_key": value("S3_ACCESS_KEY_ID"),
+            "secret_key": value("S3_SECRET_ACCESS_KEY"),
+            "region_name": value("S3_REGION"),
+            "querystring_expire": value("S3_URL_EXPIRE_SECONDS"),  # private bucket, presigned URLs: see storage
+            "connect_timeout": value("S3_CONNECT_TIMEOUT_SECONDS"),
+            "read_timeout": value("S3_READ_TIMEOUT_SECONDS"),
+            "max_attempts": value("S3_MAX_ATTEMPTS"),
         },
     }
 else:
@@ -151,56 +153,33 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "socket_connect_timeout": 1,
-                "socket_timeout": env_float("REDIS_CACHE_TIMEOUT_SECONDS", 1.0),
+                "socket_timeout": value("REDIS_CACHE_TIMEOUT_SECONDS"),
             },
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CELERY_BROKER_URL = REDIS_URL
-    INFANTINO_JOB_RUNNER = env_str("INFANTINO_JOB_RUNNER", "celery")
+    INFANTINO_JOB_RUNNER = value("INFANTINO_JOB_RUNNER", "celery")
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = None
-    INFANTINO_JOB_RUNNER = env_str("INFANTINO_JOB_RUNNER", "thread")
+    INFANTINO_JOB_RUNNER = value("INFANTINO_JOB_RUNNER", "thread")
 if INFANTINO_JOB_RUNNER not in {"thread", "celery", "inline"}:
     raise ImproperlyConfigured(f"INFANTINO_JOB_RUNNER must be thread, celery or inline, not {INFANTINO_JOB_RUNNER!r}")
 if INFANTINO_JOB_RUNNER == "celery" and not CELERY_BROKER_URL:
     raise ImproperlyConfigured("INFANTINO_JOB_RUNNER=celery needs REDIS_URL for the broker")
-# A job that fails (MLflow or S3 unreachable, say) runs again after 2, 4, 8 … s, at most this many times;
-# a label still queued after that is queued again by the sweep below, so it waits instead of vanishing.
-INFANTINO_JOB_MAX_RETRIES = env_int("INFANTINO_JOB_MAX_RETRIES", 12)
-INFANTINO_JOB_RETRY_MAX_DELAY = env_float("INFANTINO_JOB_RETRY_MAX_DELAY", 300.0)
-# Labels still queued this long are queued again (every that many seconds; at once when a worker starts).
-INFANTINO_RELEARN_AFTER_SECONDS = env_int("INFANTINO_RELEARN_AFTER_SECONDS", 120)
+# A job that fails (MLflow or S3 unreachable, say) runs again after 2, 4, 8 … s, at most INFANTINO_JOB_MAX_RETRIES
+# times; a label still queued after that is queued again by the sweep, so it waits instead of vanishing.
 
 # ---- MLflow and the model -------------------------------------------------------------------------
 INFANTINO_MLFLOW_URI = MLFLOW_TRACKING_URI or f"sqlite:///{VAR_DIR / 'mlflow.db'}"
 INFANTINO_MLFLOW_ARTIFACTS = None if MLFLOW_TRACKING_URI else (VAR_DIR / "mlartifacts").as_uri()
-INFANTINO_MODEL_NAME = env_str("INFANTINO_MODEL_NAME", "infantino-expressions")
-INFANTINO_MODEL_POLL_SECONDS = env_float("INFANTINO_MODEL_POLL_SECONDS", 2.0)
-# The one door to mlcore (predictions.ml); tests may name predictions.ml.fake.FakeBackend instead.
-INFANTINO_ML_BACKEND = env_str("INFANTINO_ML_BACKEND", "predictions.ml.mlflow_backend.MLflowBackend")
-INFANTINO_TORCH_THREADS = env_int("INFANTINO_TORCH_THREADS", 1)
-INFANTINO_RETRAIN_STALE_SECONDS = env_int("INFANTINO_RETRAIN_STALE_SECONDS", 900)  # no progress this long: worker died
-INFANTINO_WARM_START = env_bool("INFANTINO_WARM_START", True)  # load the live model as a server starts
-INFANTINO_AUTOTRAIN = env_bool("INFANTINO_AUTOTRAIN", True)  # starter live: a server trains the real model once
-INFANTINO_TRAIN_THREADS = env_int("INFANTINO_TRAIN_THREADS", 2)  # torch threads of the training thread alone
-INFANTINO_TRAIN_NICE = env_int("INFANTINO_TRAIN_NICE", 10)  # the training thread's niceness: pages and labels first
 _shared_data = BASE_DIR.parent / "shared" / "data"
-INFANTINO_DATA_DIR = env_str("INFANTINO_DATA_DIR", str(_shared_data) if _shared_data.exists() else None)
+INFANTINO_DATA_DIR = value("INFANTINO_DATA_DIR", str(_shared_data) if _shared_data.exists() else None)
 
-# ---- labeling and online learning ----------------------------------------------------------------
-INFANTINO_LABELS_PER_IMAGE = env_int("INFANTINO_LABELS_PER_IMAGE", 1, minimum=1)  # labels an image needs to be learned
-INFANTINO_REPLAY_SIZE = env_int("INFANTINO_REPLAY_SIZE", 16)  # replay rows per online step; 0 = no replay
-INFANTINO_FORGETTING_GUARD = env_bool("INFANTINO_FORGETTING_GUARD", True)
-INFANTINO_FORGETTING_TOLERANCE = env_float("INFANTINO_FORGETTING_TOLERANCE", 0.02)  # FER2013 drop below the anchor
-INFANTINO_CONSOLIDATE_EVERY = env_int("INFANTINO_CONSOLIDATE_EVERY", 25, minimum=0)  # refit on all labels; 0 = off
-INFANTINO_RETRAIN_EVERY = env_int("INFANTINO_RETRAIN_EVERY", 100, minimum=0)  # labels reach the extractor; 0 = off
 # ---- uploads --------------------------------------------------------------------------------------
-INFANTINO_RETENTION_DAYS = env_int("INFANTINO_RETENTION_DAYS", 30, minimum=1)  # unshared, unlabeled photos: deleted
-INFANTINO_MAX_UPLOAD_BYTES = env_int("INFANTINO_MAX_UPLOAD_MB", 15) * 1024 * 1024
-INFANTINO_MAX_PIXELS = env_int("INFANTINO_MAX_PIXELS", 40_000_000)
+INFANTINO_MAX_UPLOAD_BYTES = value("INFANTINO_MAX_UPLOAD_MB") * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = INFANTINO_MAX_UPLOAD_BYTES + 1024 * 1024
 
 # ---- auth, API ------------------------------------------------------------------------------------
@@ -215,20 +194,16 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Requests per client before a 429: anon and user for every API call, stricter scopes for uploads and labels.
 # "off" turns one rate off; INFANTINO_THROTTLE=false turns throttling off altogether (the tests do).
-INFANTINO_THROTTLE = env_bool("INFANTINO_THROTTLE", True)
 INFANTINO_THROTTLE_RATES = {
-    "anon": env_rate("INFANTINO_THROTTLE_ANON", "120/min"),
-    "user": env_rate("INFANTINO_THROTTLE_USER", "600/min"),
-    "uploads": env_rate("INFANTINO_THROTTLE_UPLOADS", "20/min"),
-    "labels": env_rate("INFANTINO_THROTTLE_LABELS", "120/min"),
+    "anon": value("INFANTINO_THROTTLE_ANON"),
+    "user": value("INFANTINO_THROTTLE_USER"),
+    "uploads": value("INFANTINO_THROTTLE_UPLOADS"),
+    "labels": value("INFANTINO_THROTTLE_LABELS"),
 }
 # Password guessing (accounts.lockout): wrong passwords counted per account and, stricter so one client cannot lock
 # the owner out, per client address in a window from the first; past either limit, refused unchecked until it ends.
 AUTHENTICATION_BACKENDS = ["accounts.guard.LoginGuardBackend", "django.contrib.auth.backends.ModelBackend"]
-INFANTINO_LOGIN_THROTTLE = env_bool("INFANTINO_LOGIN_THROTTLE", INFANTINO_THROTTLE)
-INFANTINO_LOGIN_FAILURES_PER_ACCOUNT = env_int("INFANTINO_LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1)
-INFANTINO_LOGIN_FAILURES_PER_CLIENT = env_int("INFANTINO_LOGIN_FAILURES_PER_CLIENT", 5, minimum=1)
-INFANTINO_LOGIN_WINDOW_SECONDS = env_int("INFANTINO_LOGIN_WINDOW_SECONDS", 900, minimum=1)
+INFANTINO_LOGIN_THROTTLE = value("INFANTINO_LOGIN_THROTTLE", _plain["INFANTINO_THROTTLE"])
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -244,7 +219,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": INFANTINO_THROTTLE_RATES,
     # Clients are told apart by REMOTE_ADDR; behind N proxies set INFANTINO_NUM_PROXIES=N, so X-Forwarded-For
     # is read N hops deep and a client cannot pick its own address to dodge the throttle.
-    "NUM_PROXIES": env_int("INFANTINO_NUM_PROXIES", 0),
+    "NUM_PROXIES": value("INFANTINO_NUM_PROXIES"),
     "EXCEPTION_HANDLER": "infantino_site.api_errors.error_handler",
     # DRF's own JSON and form parsers read a body of any size; these keep DATA_UPLOAD_MAX_MEMORY_SIZE.
     "DEFAULT_PARSER_CLASSES": [
@@ -274,19 +249,19 @@ USE_I18N = False
 # ---- HTTPS and cookies ------------------------------------------------------------------------------
 # On as soon as a production part is on: a deployment is served over HTTPS (behind a proxy that terminates TLS
 # and sets X-Forwarded-Proto). Tests serving the production profile over http on loopback turn it off.
-INFANTINO_HTTPS = env_bool("INFANTINO_HTTPS", bool(PRODUCTION_PARTS))
+INFANTINO_HTTPS = value("INFANTINO_HTTPS", bool(PRODUCTION_PARTS))
 SECURE_SSL_REDIRECT = INFANTINO_HTTPS
 SESSION_COOKIE_SECURE = INFANTINO_HTTPS
 CSRF_COOKIE_SECURE = INFANTINO_HTTPS
-SECURE_HSTS_SECONDS = env_int("INFANTINO_HSTS_SECONDS", 31_536_000) if INFANTINO_HTTPS else 0
+SECURE_HSTS_SECONDS = value("INFANTINO_HSTS_SECONDS") if INFANTINO_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = INFANTINO_HTTPS
-SECURE_HSTS_PRELOAD = env_bool("INFANTINO_HSTS_PRELOAD", False)
-if env_bool("INFANTINO_BEHIND_PROXY", INFANTINO_HTTPS):
+SECURE_HSTS_PRELOAD = value("INFANTINO_HSTS_PRELOAD")
+if value("INFANTINO_BEHIND_PROXY", INFANTINO_HTTPS):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Preloading binds the whole domain to HTTPS in browsers for good: an operator's choice, not a default.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SESSION_COOKIE_SAMESITE = "Lax"  # a cross-site POST carries no session: the anonymous upload owner cannot be forged
-SESSION_COOKIE_AGE = env_int("INFANTINO_SESSION_DAYS", 14) * 24 * 3600
+SESSION_COOKIE_AGE = value("INFANTINO_SESSION_DAYS") * 24 * 3600
 # Django's defaults, relied on: HttpOnly session cookie, Lax CSRF cookie, nosniff, same-origin referrer and
 # opener policies, X-Frame-Options DENY.
 
@@ -295,6 +270,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": _plain["LOG_LEVEL"]},
     "loggers": {"mlflow": {"level": "WARNING"}, "alembic": {"level": "WARNING"}},
 }

@@ -109,3 +109,10 @@ def test_the_example_file_reads_as_a_dotenv_so_copying_it_to_dotenv_works():
 
     assert example["INFANTINO_DATA_DIR"] == "../shared/data"  # its trailing comment is not part of the value
     assert example["SECRET_KEY"] == "" and example["INFANTINO_THROTTLE_ANON"] == "120/min"
+
+
+def test_an_empty_value_followed_by_a_comment_is_empty_as_the_example_file_writes_it(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("INFANTINO_JOB_RUNNER=                      # thread, celery or inline\nHASH=#kept\n")
+
+    assert env_file_read(path) == {"INFANTINO_JOB_RUNNER": "", "HASH": "#kept"}
