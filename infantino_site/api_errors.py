@@ -7,6 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -28,6 +30,14 @@ class ServiceUnavailable(RuntimeError):
 def error(message: str, code: int) -> Response:
     """An error answer from a view: ``message`` is for a person."""
     return Response({"error": _bounded(message)}, status=code)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 (``handler404``): an unknown ``/api/…`` path answers in the API's shape, a page as a page."""
+    if request.path.startswith("/api/"):
+        message = f"There is no API endpoint at {excerpt(request.path, 60)}; the endpoints are listed at /api/docs/."
+        return JsonResponse({"error": _bounded(message)}, status=404)
+    return page_not_found(request, exception)
 
 
 def error_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from rest_framework.exceptions import NotFound, ValidationError
 
 from infantino_site.api_errors import ServiceUnavailable, error, error_handler
@@ -38,3 +39,31 @@ def test_a_view_answers_an_error_in_the_same_shape():
 
 def test_anything_else_is_left_to_django_as_a_server_error():
     assert error_handler(KeyError("bug"), {}) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/no-such-thing/", "/api/predictions/extra/deep/path/", "/api/"])
+def test_an_unknown_api_path_answers_a_json_404_in_the_one_error_shape(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": f"There is no API endpoint at {path}; the endpoints are listed at /api/docs/."}
+
+
+@pytest.mark.django_db
+def test_an_unknown_page_is_still_a_page_and_a_path_like_the_api_is_not_the_api(client):
+    for path in ("/no-such-page/", "/apiary/"):
+        response = client.get(path)
+
+        assert response.status_code == 404
+        assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_the_path_is_quoted_back_escaped_and_short(client):
+    response = client.get("/api/" + "<b>" * 100)
+
+    message = response.json()["error"]
+    assert "<b>" not in message and "&lt;b&gt;" in message
+    assert message.endswith("…; the endpoints are listed at /api/docs/.")
