@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/", include("modelops.api_urls")),
     path("", include("annotations.urls")),
     path("api/", include("annotations.api_urls")),
+    path("", include("videos.urls")),
+    path("api/", include("videos.api_urls")),
     path("", include("accounts.urls")),
     path("api/", include("accounts.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

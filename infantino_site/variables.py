@@ -139,6 +139,10 @@ SECTIONS: tuple[Section, ...] = (
         _int("INFANTINO_MAX_PIXELS", 40_000_000, "the most pixels a photo may decode to"),
         _int("INFANTINO_RETENTION_DAYS", 30, "a photo its parent did not share and nobody labeled is deleted this many "
              "days after its upload (the hourly job `predictions.tasks.delete_expired`)", minimum=1),
+        _int("INFANTINO_VIDEO_MAX_MB", 200, "the largest clip accepted, in MB", minimum=1, **_NOT_SETTINGS),
+        _int("INFANTINO_VIDEO_MAX_MINUTES", 10, "the longest clip accepted, in minutes", minimum=1, **_NOT_SETTINGS),
+        _int("INFANTINO_VIDEO_FPS", 4, "frames of a clip analysed per second when the upload names no rate (1–10)",
+             minimum=1),
     )),
     Section("The model", "Always optional.", (
         _str("INFANTINO_MODEL_NAME", "infantino-expressions", "the registered model"),
@@ -191,7 +195,7 @@ SECTIONS: tuple[Section, ...] = (
                commented=True, **_NOT_SETTINGS),
     )),
     Section("Redis", "Production part: the channel layer, cache, sessions and the Celery broker (queues: online, "
-            "training, celery).", (
+            "training, video, celery).", (
         _str("REDIS_URL", None, "e.g. `redis://host:6379/0`; also makes `celery` the job runner",
              shown="in-memory channel layer, local cache, thread runner", example="redis://127.0.0.1:6379/0",
              **_NOT_SETTINGS),

@@ -23,6 +23,7 @@ from PIL import Image
 from infantino_site.api_errors import ServiceUnavailable
 from mlcore.datasets import DataFolders, data_folders, image_files
 from mlcore.faces import DETECTORS as FACE_DETECTORS
+from mlcore.faces import square_crop
 from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
 from mlcore.label_noise import LabelIssue
 from mlcore.labels import LABEL_INDEX, LABELS, UNSURE
@@ -66,6 +67,7 @@ __all__ = [
     "normalised_entropy",
     "reliability_from_metrics",
     "reset_backend",
+    "square_crop",
 ]
 
 logger = logging.getLogger(__name__)
