@@ -43,6 +43,9 @@ QUEUES = {
     "annotations.tasks.warm_up": "online",
     LEARN_WAITING: "online",
     "modelops.tasks.run_retrain": "training",
+    # A clip's analysis takes minutes: its own workers (`-Q video`, as many as there are clips to analyse at once),
+    # so a clip never waits behind a retrain or delays a label, and a retrain never waits behind clips.
+    "videos.tasks.analyse": "video",
 }
 # Run as a worker starts: every waiting label is queued again, however recent, so those a dead worker held
 # are learned, not lost.
@@ -51,7 +54,11 @@ ON_WORKER_START: tuple[tuple[str, dict[str, Any]], ...] = ((LEARN_WAITING, {"old
 
 def periodic_jobs() -> dict[str, float]:
     """Jobs run every so many seconds: by Celery beat, or by the worker thread whenever it has been idle."""
-    return {LEARN_WAITING: float(settings.INFANTINO_RELEARN_AFTER_SECONDS), DELETE_EXPIRED: RETENTION_EVERY_SECONDS}
+    return {
+        LEARN_WAITING: float(settings.INFANTINO_RELEARN_AFTER_SECONDS),
+        DELETE_EXPIRED: RETENTION_EVERY_SECONDS,
+        "videos.tasks.delete_expired": RETENTION_EVERY_SECONDS,
+    }
 
 
 def queue_for(path: str) -> str:
@@ -77,10 +84,16 @@ def retry_after(path: str, attempt: int, error: Exception) -> float | None:
 
 # ---- enqueue -------------------------------------------------------------------------------------------
 TRAINING = "training"
+VIDEO = "video"
 _celery: Celery | None = None
 # The embedded runner mirrors the Celery queues that matter: a retrain of several minutes has a worker thread of its
-# own, so a label enqueued meanwhile is learned at once; every other job shares the "jobs" thread, in order.
-_queues: dict[str, queue.Queue[tuple[str, dict[str, Any], int]]] = {"jobs": queue.Queue(), TRAINING: queue.Queue()}
+# own, so a label enqueued meanwhile is learned at once, and so has a clip's analysis; every other job shares the "jobs"
+# thread, in order.
+_queues: dict[str, queue.Queue[tuple[str, dict[str, Any], int]]] = {
+    "jobs": queue.Queue(),
+    TRAINING: queue.Queue(),
+    VIDEO: queue.Queue(),
+}
 _workers: dict[str, threading.Thread] = {}
 _worker_lock = threading.Lock()
 _pending_retries = 0  # jobs waiting on a retry timer: not idle yet
@@ -153,15 +166,15 @@ def _resolve(path: str) -> Callable[..., Any]:
 
 # ---- the in-process worker threads -----------------------------------------------------------------------
 def _lane(path: str) -> str:
-    return TRAINING if queue_for(path) == TRAINING else "jobs"
+    return queue_for(path) if queue_for(path) in (TRAINING, VIDEO) else "jobs"
 
 
 def _ensure_worker(lane: str) -> None:
     with _worker_lock:
         worker = _workers.get(lane)
         if worker is None or not worker.is_alive():
-            target = _train if lane == TRAINING else _work
-            _workers[lane] = threading.Thread(target=target, name=f"infantino-{lane}", daemon=True)
+            target, args = (_work, ()) if lane == "jobs" else (_train, (lane,))
+            _workers[lane] = threading.Thread(target=target, args=args, name=f"infantino-{lane}", daemon=True)
             _workers[lane].start()
 
 
@@ -179,11 +192,11 @@ def _work() -> None:
         _run_taken("jobs", *job)
 
 
-def _train() -> None:
-    """The retrain worker: niced before its first torch operation, so the threads torch starts from it are too."""
+def _train(lane: str) -> None:
+    """A long jobs' worker (retrains, clips): niced before its first torch operation, so torch's threads are too."""
     lower_priority(settings.INFANTINO_TRAIN_NICE)
     while True:
-        _run_taken(TRAINING, *_queues[TRAINING].get())
+        _run_taken(lane, *_queues[lane].get())
 
 
 def lower_priority(niceness: int) -> None:

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "predictions",
     "modelops",
     "annotations",
+    "videos",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +182,10 @@ INFANTINO_DATA_DIR = value("INFANTINO_DATA_DIR", str(_shared_data) if _shared_da
 # ---- uploads --------------------------------------------------------------------------------------
 INFANTINO_MAX_UPLOAD_BYTES = value("INFANTINO_MAX_UPLOAD_MB") * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = INFANTINO_MAX_UPLOAD_BYTES + 1024 * 1024
+INFANTINO_VIDEO_MAX_BYTES = value("INFANTINO_VIDEO_MAX_MB") * 1024 * 1024
+INFANTINO_VIDEO_MAX_SECONDS = value("INFANTINO_VIDEO_MAX_MINUTES") * 60.0
+if _plain["INFANTINO_VIDEO_FPS"] > 10:  # videos.models.MAX_FPS: a check in the database too
+    raise ImproperlyConfigured(f"INFANTINO_VIDEO_FPS must be 10 or less, not {_plain['INFANTINO_VIDEO_FPS']}")
 
 # ---- auth, API ------------------------------------------------------------------------------------
 LOGIN_URL = "login"

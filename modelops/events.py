@@ -12,6 +12,7 @@ The group names live here, below the consumers that join them, so nothing import
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 import time
@@ -51,6 +52,21 @@ def broadcast_training(job: dict[str, object]) -> None:
     """Stream a retrain's state to the staff dashboards, and its public summary (no metrics or names) to every page."""
     _group_send(TRAINING_GROUP, {"type": "training.progress", "job": job})
     _group_send(MODEL_EVENTS_GROUP, {"type": "training.public", "training": training_public_payload(job)})
+
+
+def owner_groups(*, user_id: object | None, session_key: str) -> list[str]:
+    """The groups of one person's open pages: their account's, and their browser session's (anonymous uploads)."""
+    groups = [f"owner-user-{user_id}"] if user_id is not None else []
+    if session_key:  # hashed: the key signs a session in, a group name is not a secret
+        groups.append(f"owner-session-{hashlib.sha256(session_key.encode()).hexdigest()[:32]}")
+    return groups
+
+
+def broadcast_to_owner(message: dict[str, object], *, user_id: object | None, session_key: str) -> None:
+    """Send ``message`` to the pages of the person who uploaded something (by account, else by session) alone."""
+    groups = owner_groups(user_id=user_id, session_key=session_key)
+    if groups:
+        _group_send(groups[0], {"type": "owner.message", "message": message})
 
 
 def _group_send(group: str, event: dict[str, object]) -> None:
