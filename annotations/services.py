@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from annotations.learning.writer import single_writer
 from annotations.models import Adjudication, Annotation, AnnotatorPreference, LabelingSettings, QueueSkip
 from annotations.selectors import annotation_get_visible
+from annotations.selectors.learned import images_learned_from
 from infantino_site.jobs import enqueue
 from predictions import services as prediction_services
 from predictions.models import Expression, Prediction, Unusable
@@ -222,3 +223,28 @@ def _check_decidable(votes: list[Annotation], label: str) -> None:
             f"This image was learned as {learned.label} already (version {learned.model_version}): "
             "undo that label first to settle it otherwise."
         )
+
+
+# ---- privacy: what predictions tells this room (annotations.receivers) -------------------------------------------
+def photos_unlearn(*, image_ids: list[str], why: str) -> int:
+    """Of these photos, those a version learned from are unlearned once the change commits; returns their labels."""
+    labels = Annotation.objects.filter(image_id__in=image_ids)
+    _unlearn_on_commit(image_ids=images_learned_from(labels=labels), why=why)
+    return labels.count()
+
+
+def person_labels_delete(*, user: AbstractBaseUser) -> int:
+    """Delete every label ``user`` gave; the photos a version learned from through them are unlearned on commit."""
+    given = Annotation.objects.filter(annotator_id=user.pk)
+    _unlearn_on_commit(image_ids=images_learned_from(labels=given), why="labels deleted")
+    deleted, _ = given.delete()
+    return deleted
+
+
+def _unlearn_on_commit(*, image_ids: list[str], why: str) -> None:
+    """The single writer refits the live head without these photos' labels; the reason names images, never a person."""
+    if not image_ids:
+        return
+    shown = ", ".join(image_ids[:5]) + (f" and {len(image_ids) - 5} more" if len(image_ids) > 5 else "")
+    reason = f"{why}: image{'s' if len(image_ids) > 1 else ''} {shown}"
+    transaction.on_commit(lambda: enqueue("annotations.tasks.unlearn", reason=reason))

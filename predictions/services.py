@@ -13,13 +13,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from infantino_site.api_errors import ServiceUnavailable
-from infantino_site.jobs import enqueue
 from predictions import ml, selectors
-from predictions.models import COUNTED, ImageEmbedding, Prediction, content_name
+from predictions.models import ImageEmbedding, Prediction, content_name
+from predictions.signals import consent_withdrawn, labels_counted, person_data_deleting, photos_deleting
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,8 @@ def predictions_delete(*, predictions: QuerySet[Prediction]) -> Deleted:
     with transaction.atomic():
         rows = list(predictions.values_list("pk", "image"))
         names = {name for _, name in rows if name}
-        _unlearn_on_commit(image_ids=_learned([pk for pk, _ in rows]), why="deleted")
+        # Before the rows go, so the rooms above still see what they learned from them and count their labels.
+        labels = labels_counted(photos_deleting.send(sender=Prediction, image_ids=[str(pk) for pk, _ in rows]))
         _, per_model = Prediction.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
         # Stored names may be derived from the content, so another prediction can share this file.
         still_used = set(Prediction.objects.filter(image__in=names).values_list("image", flat=True))
@@ -154,7 +155,7 @@ def predictions_delete(*, predictions: QuerySet[Prediction]) -> Deleted:
     logger.info("deleted %d predictions and %d stored files", len(rows), len(orphans))
     return Deleted(
         predictions=per_model.get("predictions.Prediction", 0),
-        annotations=per_model.get("annotations.Annotation", 0),
+        annotations=labels,
         embeddings=per_model.get("predictions.ImageEmbedding", 0),
         files=len(orphans),
     )
@@ -170,12 +171,8 @@ def user_data_delete(*, user: AbstractBaseUser | AnonymousUser, session_key: str
         deleted = predictions_delete(predictions=selectors.predictions_owned(user=user, session_key=session_key))
         labels = 0
         if user.is_authenticated:
-            # Through the reverse relation by name: predictions must not import the annotations app.
-            given = user.annotations.all()  # type: ignore[union-attr]
-            learned = given.filter(Q(status__in=COUNTED) | Q(suspect_since__isnull=False))  # see _learned
-            learned_from = {str(pk) for pk in learned.values_list("image_id", flat=True)}
-            _unlearn_on_commit(image_ids=sorted(learned_from), why="labels deleted")
-            labels, _ = given.delete()
+            # The rooms above delete what the person gave them (labels), each answering how many.
+            labels = labels_counted(person_data_deleting.send(sender=Prediction, user=user))
     return Deleted(
         predictions=deleted.predictions,
         annotations=deleted.annotations + labels,
@@ -198,31 +195,9 @@ def prediction_consent_set(*, prediction: Prediction, consent: bool) -> Predicti
     with transaction.atomic():
         Prediction.objects.filter(pk=prediction.pk).update(consent=consent)
         if withdrawn:
-            _unlearn_on_commit(image_ids=_learned([prediction.pk]), why="consent withdrawn")
+            consent_withdrawn.send(sender=Prediction, image_ids=[str(prediction.pk)])
     prediction.consent = consent
     return prediction
-
-
-def _learned(prediction_ids: list[object]) -> list[str]:
-    """Which of these photos some model version learned from (labels that settled them, held back or not)."""
-    # Through the reverse relation by name: predictions must not import the annotations app.
-    # A label sent back as suspect is queued again, yet some version learned from it before it was.
-    learned = Prediction.objects.filter(pk__in=prediction_ids).filter(
-        Q(annotations__status__in=COUNTED) | Q(annotations__suspect_since__isnull=False)
-    )
-    return sorted({str(pk) for pk in learned.values_list("pk", flat=True)})
-
-
-def _unlearn_on_commit(*, image_ids: list[str], why: str) -> None:
-    """Once the change commits, the live head is refitted without these photos' labels (a job of the single writer).
-
-    By path: predictions must not import annotations. The reason names image ids only, never a person.
-    """
-    if not image_ids:
-        return
-    shown = ", ".join(image_ids[:5]) + (f" and {len(image_ids) - 5} more" if len(image_ids) > 5 else "")
-    reason = f"{why}: image{'s' if len(image_ids) > 1 else ''} {shown}"
-    transaction.on_commit(lambda: enqueue("annotations.tasks.unlearn", reason=reason))
 
 
 def uploads_claim(*, user: AbstractBaseUser, session_key: str) -> int:
