@@ -17,7 +17,7 @@ CONFIG_FILE = "extractor.json"
 
 def zoomed(x: torch.Tensor) -> torch.Tensor:
     """The centre ``ZOOM`` of each image (N × C × H × W), scaled back up to H × W."""
-    height, width = x.shape[-2:]
+    height, width = (int(side) for side in x.shape[-2:])  # fixed sizes: an exported graph keeps them as constants
     top, left = round(height * (1 - ZOOM) / 2), round(width * (1 - ZOOM) / 2)
     centre = x[..., top : height - top, left : width - left]
     return nn.functional.interpolate(centre, size=(height, width), mode="bilinear", align_corners=False)
@@ -77,7 +77,8 @@ class Extractor(nn.Module):
             views += [view.flip(-1) for view in views]
         if len(views) == 1:
             return self(x)
-        return self(torch.cat(views)).reshape(len(views), len(x), -1).mean(dim=0)
+        # chunk, not reshape(len(x), ...): the exported graph then keeps the batch size a variable
+        return torch.stack(self(torch.cat(views)).chunk(len(views))).mean(dim=0)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -92,9 +92,9 @@ class Registry:
         params: dict[str, Any] | None = None,
         reference: ReferenceData | None = None,
     ) -> str:
-        """Store extractor weights once; the returned id names them in every version that uses them."""
-        extractor_id = self._writes.log_extractor(extractor, params=params, reference=reference)
-        self._reads.remember_extractor(extractor_id, extractor)
+        """Store extractor weights once, with their ONNX graph (``mlcore.graph``); the id names them in versions."""
+        extractor_id, graph = self._writes.log_extractor(extractor, params=params, reference=reference)
+        self._reads.remember_extractor(extractor_id, extractor, graph)
         return extractor_id
 
     def register(

@@ -7,6 +7,7 @@ Heads are read with skops trusting only sklearn's own types and ``SKOPS_TRUSTED_
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +17,15 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from mlcore.extractor import CONFIG_FILE, WEIGHTS_FILE, Extractor
+from mlcore.graph import GRAPH_FILE, ExtractorGraph
 from mlcore.model import ExpressionModel
 from mlcore.online import load_head
 from mlcore.reference import REFERENCE_FILE, ReferenceData
 from mlcore.registry.client import LIVE_ALIAS, Store
 from mlcore.registry.errors import ArtifactRefused, NoModel, RegistryUnavailable, reachable
 from mlcore.registry.integrity import recorded, verify
+
+logger = logging.getLogger(__name__)
 
 HEAD_FILE = "model.skops"
 
@@ -51,12 +55,14 @@ class Reads:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._extractors: dict[str, Extractor] = {}
+        self._graphs: dict[str, ExtractorGraph | None] = {}  # None: the extractor has no graph, PyTorch serves it
         self._references: dict[str, ReferenceData | None] = {}
         self._known: dict[str, VersionInfo] = {}
 
-    def remember_extractor(self, extractor_id: str, extractor: Extractor) -> None:
+    def remember_extractor(self, extractor_id: str, extractor: Extractor, graph: bytes | None) -> None:
         """An extractor this process has just logged needs no download to be loaded."""
         self._extractors[extractor_id] = extractor
+        self._graphs[extractor_id] = _graph_session(graph, extractor_id)
 
     def live_version(self) -> str | None:
         try:
@@ -126,8 +132,10 @@ class Reads:
             except Exception as error:  # skops refuses untrusted types, and anything else it cannot read
                 raise ArtifactRefused(f"the head of version {version} was refused: {error}") from None
         extractor_id = info.tags["extractor_id"]
+        extractor = self.load_extractor(extractor_id)
         return ExpressionModel(
-            extractor=self.load_extractor(extractor_id),
+            extractor=extractor,
+            graph=self._graphs.get(extractor_id),
             head=head,
             version=version,
             extractor_id=extractor_id,
@@ -140,11 +148,17 @@ class Reads:
             checksums = self._extractor_checksums(extractor_id)
             with tempfile.TemporaryDirectory() as tmp, reachable(f"downloading extractor {extractor_id}"):
                 path = Path(self.store.client.download_artifacts(extractor_id, "extractor", tmp))
-                verify(path, checksums, what=f"extractor {extractor_id}", reads=(CONFIG_FILE, WEIGHTS_FILE))
+                # A graph is read only if it was registered with the weights (checked against PyTorch then).
+                graph = path / GRAPH_FILE
+                reads = (CONFIG_FILE, WEIGHTS_FILE, *((GRAPH_FILE,) if graph.is_file() else ()))
+                verify(path, checksums, what=f"extractor {extractor_id}", reads=reads)
                 try:
-                    self._extractors[extractor_id] = Extractor.load(path)
+                    extractor = Extractor.load(path)
                 except Exception as error:  # torch.load(weights_only=True) refuses a pickle of anything but tensors
                     raise ArtifactRefused(f"the weights of extractor {extractor_id} were refused: {error}") from None
+                exported = graph.read_bytes() if graph.is_file() else None
+                self._graphs[extractor_id] = _graph_session(exported, extractor_id)
+                self._extractors[extractor_id] = extractor
         return self._extractors[extractor_id]
 
     def load_reference(self, extractor_id: str) -> ReferenceData | None:
@@ -173,6 +187,17 @@ class Reads:
     def _extractor_checksums(self, extractor_id: str) -> dict[str, str]:
         with reachable(f"reading extractor {extractor_id}"):
             return recorded(self.store.client.get_run(extractor_id).data.params, "extractor")
+
+
+def _graph_session(graph: bytes | None, extractor_id: str) -> ExtractorGraph | None:
+    """An ONNX Runtime session on the extractor's graph; None (PyTorch serves) without one or when it cannot run."""
+    if graph is None:
+        return None
+    try:
+        return ExtractorGraph(graph)
+    except Exception as error:  # onnxruntime missing or refusing the graph: the weights still serve
+        logger.warning("extractor %s is served by PyTorch: its ONNX graph did not load (%s)", extractor_id, error)
+        return None
 
 
 def version_info_of(mv: Any, run: Any | None, *, live: str | None = None) -> VersionInfo:

@@ -13,6 +13,8 @@ from mlflow.entities import Metric
 from sklearn.neural_network import MLPClassifier
 
 from mlcore.extractor import Extractor
+from mlcore.graph import GRAPH_FILE
+from mlcore.graph import export as export_graph
 from mlcore.online import SKOPS_TRUSTED_TYPES
 from mlcore.reference import REFERENCE_FILE, ReferenceData
 from mlcore.registry.client import LIVE_ALIAS, Store
@@ -49,21 +51,24 @@ class Writes:
 
     def log_extractor(
         self, extractor: Extractor, *, params: dict[str, Any] | None, reference: ReferenceData | None
-    ) -> str:
-        """Store extractor weights once; the returned id names them in every version that uses them."""
-        with self.store.write_lock, tempfile.TemporaryDirectory() as tmp:
+    ) -> tuple[str, bytes | None]:
+        """Store extractor weights once, with their graph if it matches PyTorch; returns the run id and the graph."""
+        with tempfile.TemporaryDirectory() as tmp:
             extractor.save(Path(tmp))
+            check = export_graph(extractor, Path(tmp) / GRAPH_FILE)  # outside the write lock: seconds of CPU
             if reference is not None:
                 reference.save(Path(tmp) / REFERENCE_FILE)
-            # Params cannot be changed once logged: the checksums stay what they were at registration.
-            run_id = self.start_run(
-                name="extractor",
-                tags={"kind": "extractor"},
-                params={**(params or {}), **checksum_entries(Path(tmp), "extractor")},
-            )
-            self.store.client.log_artifacts(run_id, tmp, artifact_path="extractor")
-            self.store.client.set_terminated(run_id)
-        return run_id
+            with self.store.write_lock:
+                # Params cannot be changed once logged: the checksums stay what they were at registration.
+                run_id = self.start_run(
+                    name="extractor",
+                    tags={"kind": "extractor"},
+                    params={**(params or {}), **check.params(), **checksum_entries(Path(tmp), "extractor")},
+                )
+                self.store.client.log_artifacts(run_id, tmp, artifact_path="extractor")
+                self.store.client.set_terminated(run_id)
+            graph = (Path(tmp) / GRAPH_FILE).read_bytes() if check.passed else None
+        return run_id, graph
 
     def register(
         self,

@@ -8,8 +8,7 @@ from typing import Any
 
 from mlcore import retrain_guard, training
 from mlcore.bootstrap import bootstrap as bootstrap_engine
-from mlcore.datasets import load_labeled
-from mlcore.evaluation import evaluate_model, evaluation_json
+from mlcore.evaluation import evaluate_path, evaluation_json
 from mlcore.extractor import ExtractorConfig
 from mlcore.model import ExpressionModel
 from mlcore.progress import no_progress
@@ -82,7 +81,7 @@ def bootstrap(
 
 def evaluate(model: ExpressionModel, data: Path, *, limit: int | None, progress: Progress) -> dict[str, Any]:
     """Accuracy, macro-F1, calibration and per-class recall of ``model`` on a folder or a FER2013 CSV."""
-    evaluation = evaluate_model(model, load_labeled(data, limit=limit), progress=progress)
+    evaluation = evaluate_path(model, Path(data), limit=limit, progress=progress)
     return evaluation_json(evaluation, model.version)
 
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from mlcore.extractor import WEIGHTS_FILE, ExtractorConfig, build_extractor
+from mlcore.graph import GRAPH_FILE
 from mlcore.online import SKOPS_TRUSTED_TYPES
 from mlcore.reference import REFERENCE_FILE, ReferenceData
 from mlcore.registry import ArtifactRefused, Registry
@@ -100,7 +101,8 @@ def test_registration_records_a_checksum_for_every_artifact_file(store):
     head_sums = {k for k in store.version_info(version).tags if k.startswith("sha256/head/")}
     extractor_sums = {k for k in store.client.get_run(extractor_id).data.params if k.startswith("sha256/")}
     assert {f"sha256/head/{p.name}" for p in head_dir(store, version).iterdir()} == head_sums
-    assert extractor_sums == {f"sha256/extractor/{name}" for name in ("extractor.json", WEIGHTS_FILE, REFERENCE_FILE)}
+    files = ("extractor.json", WEIGHTS_FILE, GRAPH_FILE, REFERENCE_FILE)
+    assert extractor_sums == {f"sha256/extractor/{name}" for name in files}
     model = fresh(store).load(version)  # an untouched version loads, every file checked
     assert model.version == version
 
