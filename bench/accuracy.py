@@ -33,6 +33,10 @@ per recipe: ``folds`` (accuracy, macro-F1, per-class recall, ECE, 3-class ``vale
 ``overall``, pooled over all photos, each scored once by the fold model that did not train on it, with
 ``accuracy_ci95`` and ``valence_accuracy_ci95``. With ``--compare``, ``paired`` holds B − A in pooled accuracy and
 macro-F1, each with its 95 % paired-bootstrap interval. ``--preset tiny`` uses ``TrainConfig.tiny`` (a smoke check).
+
+``--card [JSON]`` scores nothing: it regenerates the model card (``--card-out``, default ``docs/MODEL_CARD.md``) from a
+JSON of measured figures, each with its source (default ``bench/model_card.json``; ``bench/model_card.py``), and
+fails naming the first figure the JSON lacks.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ import numpy as np  # noqa: E402
 
 from bench.common import SHARED_DATA, base_config  # noqa: E402
 from bench.crossval import cross_validate, recipe  # noqa: E402
+from bench.model_card import CARD, FIGURES, MissingFigure, write_card  # noqa: E402
 from mlcore.comparison import (  # noqa: E402
     BOOTSTRAP_DRAWS,
     BOOTSTRAP_SEED,
@@ -107,11 +112,19 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--unlabeled-fold", action="store_true", help="each fold's next fold is its unlabeled uploads (with --cv)"
     )
+    parser.add_argument("--card", type=Path, nargs="?", const=FIGURES, metavar="JSON", help="write the model card")
+    parser.add_argument("--card-out", type=Path, default=CARD, help="where --card writes it")
     return parser.parse_args()
 
 
 def main() -> None:
     args = arguments()
+    if args.card is not None:
+        try:
+            print(write_card(args.card, args.card_out))
+        except MissingFigure as missing:
+            sys.exit(str(missing))
+        return
     found = data_folders(args.data)
     if found.infant_dir is None:
         sys.exit(f"no infant images under {args.data}: the benchmark needs the shared data")
