@@ -145,18 +145,16 @@ def _validation(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _consolidation(serving: Retrained, labeled: list[str], pool: Pool, *, seed: int) -> Any:
-    """The head refitted on ``labeled`` under the retrained extractor, as the app's consolidation fits and judges
-    it (a retrained model's head saw infant rows only); the retrain's own head if the guard holds it back."""
-    from mlcore.consolidation import TRAINED_KIND, refit_head, source_share_for
-    from mlcore.learner import GUARD_FAILED
-    from predictions.ml.consolidation import judged
+    """The retrained head corrected on ``labeled`` under the retrained extractor, as the app's consolidation fits and
+    judges it; the retrain's own head if the guard holds it back."""
+    from mlcore import learner
 
     x = np.stack([serving.pool_x[image] for image in labeled])
     y = np.array([pool.labels[image] for image in labeled], dtype=np.int64)
-    head = refit_head(x, y, reference=serving.reference, seed=seed, source_share=source_share_for(TRAINED_KIND))
     anchor = serving.model.head
-    guard, _ = judged(head, parent=anchor, anchor=anchor, reference=serving.reference, metrics={})
-    return head if guard != GUARD_FAILED else anchor
+    empty = (np.empty((0, x.shape[1]), dtype=np.float32), np.empty(0, dtype=np.int64))
+    result = learner.update_head(anchor, new=empty, learned=(x, y), reference=serving.reference)
+    return result.head if result.accepted else anchor
 
 
 def _point(head: Any, serving: Retrained, held_y: np.ndarray, *, labels: int, held_back: int) -> Point:

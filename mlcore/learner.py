@@ -1,16 +1,18 @@
-"""Online learning from a single label: replay, ``partial_fit`` on a copy of the head, the forgetting guard.
+"""Online learning: every usable label refitted into a correction of the anchor's head, then judged by the guard.
 
-One update takes the live head, the new sample(s) and a class-balanced replay batch drawn from earlier
-labels and from the reference pool that travels with the extractor (source-domain and training
-embeddings), runs a few ``partial_fit`` steps on a copy, then judges the copy image by image against
-the anchor (the last offline-trained version the online line descends from) and its parent on the
-same validation images (``mlcore.guard``): anchored, small drops cannot pile up label after label;
-paired, a correct label is not refused for noise. Without reference data the guard cannot judge and says so.
+An update does not step from the live head; it refits the anchor's output layer (``mlcore.correction``) on every
+label the line holds plus the new ones, so the line's state is a function of its labels alone: the same for one
+label at a time or a burst learned together, never drifting with the order they came in. The guard then judges
+that state image by image against the anchor (the offline-trained version the line descends from), which is
+where harm accumulates, and against the parent it would replace (``mlcore.guard``).
+
+Labels held back earlier are not lost: an update first tries them again with the new ones; when the guard refuses
+that, it tries the new ones without them, so one harmful label cannot hold back every later one. Without reference
+data the guard cannot judge and says so.
 """
 
 from __future__ import annotations
 
-import copy
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.neural_network import MLPClassifier
 
-from mlcore import guard
+from mlcore import correction, guard
 from mlcore.labels import NUM_CLASSES
 from mlcore.metrics import accuracy, expected_calibration_error, macro_f1, reliability_bins, reliability_metrics
 from mlcore.online import CLASSES, SKOPS_TRUSTED_TYPES, head_probabilities, load_head
@@ -28,27 +30,27 @@ GUARD_PASSED = "passed"
 GUARD_FAILED = "failed"
 GUARD_OFF = "off"
 GUARD_NO_REFERENCE = "skipped: no reference data for this extractor"
-LOSS_CURVE_KEPT = 20
+UNLEARN_GUARD = "not judged: a version that forgets deleted photos goes live regardless"
+LOSS_CURVE_KEPT = 20  # partial_fit appends to loss_curve_ forever; a saved head keeps only the last few
+
+Rows = tuple[np.ndarray, np.ndarray]  # embeddings (n × d) and class indices (n)
 
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    replay_size: int = 16  # replay rows per step; 0 turns replay off
-    new_sample_repeats: int = 4  # copies of the new sample(s) in each step's batch, so one label is heard
-    steps: int = 1  # partial_fit calls per update, each with a fresh replay batch
+    strength: float = correction.STRENGTH  # the anchor prior's precision (``mlcore.correction``)
     tolerance: float = 0.02  # largest source-domain (FER2013) accuracy drop below the anchor
-    rehearsals: int = 3  # steps of source-domain replay (with the label) an update may add to meet that bound
-    alpha: float = guard.ALPHA  # level of the paired test that holds back a significantly worse candidate
+    alpha: float = guard.ALPHA  # level of the paired tests that hold back a significantly worse state
     guard: bool = True
-    seed: int = 0
 
 
 @dataclass(frozen=True)
 class UpdateResult:
     head: MLPClassifier
-    metrics: dict[str, float]  # "<domain>_accuracy", "<domain>_macro_f1", "replay_rows", "guard_<domain>_…"
+    metrics: dict[str, float]  # "<domain>_accuracy", "<domain>_macro_f1", "labels", "guard_<domain>_…"
     guard: str  # GUARD_PASSED, GUARD_FAILED, GUARD_OFF or GUARD_NO_REFERENCE
     reasons: tuple[str, ...] = field(default=())  # why the guard failed, one readable line per broken rule
+    took_waiting: bool = False  # the labels held back earlier are part of this head
 
     @property
     def accepted(self) -> bool:
@@ -73,149 +75,78 @@ def evaluate(head: MLPClassifier, reference: ReferenceData | None, *, temperatur
     return metrics
 
 
-def balanced_sample(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of ``size`` rows: a class drawn uniformly among those present, then a row of that class."""
-    if size <= 0 or not len(labels):
-        return np.empty(0, dtype=np.int64)
-    present = np.unique(labels)
-    classes = rng.choice(present, size=size, replace=True)
-    picked = np.empty(size, dtype=np.int64)
-    for cls in np.unique(classes):
-        slots = np.flatnonzero(classes == cls)
-        picked[slots] = rng.choice(np.flatnonzero(labels == cls), size=len(slots), replace=True)
-    return picked
-
-
-def replay_batch(
-    *,
-    reference: ReferenceData | None,
-    earlier_x: np.ndarray | None,
-    earlier_y: np.ndarray | None,
-    size: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Class-balanced rows, half from earlier labels and half from the reference pool (or all from either)."""
-    pools = []
-    if earlier_x is not None and earlier_y is not None and len(earlier_y):
-        pools.append((earlier_x, earlier_y))
-    if reference is not None and len(reference.replay_y):
-        pools.append((reference.replay_x, reference.replay_y))
-    if size <= 0 or not pools:
-        return np.empty((0, 0), dtype=np.float32), np.empty(0, dtype=np.int64)
-    shares = [size // len(pools) + (1 if i < size % len(pools) else 0) for i in range(len(pools))]
-    xs, ys = [], []
-    for (x, y), share in zip(pools, shares, strict=True):
-        idx = balanced_sample(y, share, rng)
-        xs.append(x[idx])
-        ys.append(y[idx])
-    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
-
-
 def update_head(
-    head: MLPClassifier,
-    new_x: np.ndarray,
-    new_y: np.ndarray,
+    anchor: MLPClassifier,
     *,
+    new: Rows,
+    learned: Rows | None = None,
+    waiting: Rows | None = None,
+    parent: MLPClassifier | None = None,
     reference: ReferenceData | None,
-    anchor: MLPClassifier | None = None,
-    earlier_x: np.ndarray | None = None,
-    earlier_y: np.ndarray | None = None,
     temperature: float = 1.0,
     config: LearnerConfig = LearnerConfig(),
 ) -> UpdateResult:
-    """Learn ``new_x``/``new_y`` on a copy of ``head`` and judge it; ``head`` itself is never changed.
+    """``anchor`` corrected on ``learned`` + ``waiting`` + ``new`` and judged; without ``waiting`` if that is refused.
 
-    ``anchor`` is the head of the offline-trained version the line descends from; without it ``head`` is its own.
+    ``parent`` is the live head the result would replace, when it is not the anchor itself. Neither head is changed.
     """
-    rng = np.random.default_rng(config.seed)
-    candidate = copy.deepcopy(head)
-    new_x = np.atleast_2d(np.asarray(new_x, dtype=np.float32))
-    new_y = np.atleast_1d(np.asarray(new_y, dtype=np.int64))
-    if new_y.min() < 0 or new_y.max() >= NUM_CLASSES:
-        raise ValueError(f"labels must be class indices 0..{NUM_CLASSES - 1}")
-    replay_rows = 0
-    for _ in range(max(1, config.steps)):
-        rx, ry = replay_batch(
-            reference=reference, earlier_x=earlier_x, earlier_y=earlier_y, size=config.replay_size, rng=rng
+    attempts = [[learned, waiting, new], [learned, new]] if _count(waiting) else [[learned, new]]
+    result = None
+    for attempt, parts in enumerate(attempts):
+        x, y = _stacked(parts)
+        fitted = correction.corrected(anchor, x, y, strength=config.strength)
+        metrics = evaluate(fitted.head, reference, temperature=temperature)
+        metrics.update(labels=float(fitted.labels), correction_shift=fitted.shift)
+        took_waiting = attempt == 0 and len(attempts) == 2
+        if not config.guard or reference is None:
+            status = GUARD_OFF if not config.guard else GUARD_NO_REFERENCE
+            return UpdateResult(head=fitted.head, metrics=metrics, guard=status, took_waiting=took_waiting)
+        verdict = judged(fitted.head, anchor=anchor, parent=parent, reference=reference, config=config)
+        metrics.update(verdict.metrics)
+        status = GUARD_PASSED if verdict.passed else GUARD_FAILED
+        result = UpdateResult(
+            head=fitted.head, metrics=metrics, guard=status, reasons=verdict.reasons, took_waiting=took_waiting
         )
-        replay_rows += _step(candidate, new_x, new_y, rx, ry, config.new_sample_repeats)
-    verdict = None
-    if config.guard and reference is not None:
-        verdict, rows, rehearsals = _judged(
-            candidate, head, anchor, reference, new=(new_x, new_y), rng=rng, config=config
-        )
-        replay_rows += rows
-    # partial_fit appends to loss_curve_ forever; thousands of entries made every saved version ~1 MB
-    # and its serialisation ~100 ms slower. Only the last loss matters to the optimiser.
-    candidate.loss_curve_ = candidate.loss_curve_[-LOSS_CURVE_KEPT:]
-    metrics = evaluate(candidate, reference, temperature=temperature)
-    metrics["replay_rows"] = float(replay_rows)
-    if verdict is None:
-        return UpdateResult(
-            head=candidate, metrics=metrics, guard=GUARD_OFF if not config.guard else GUARD_NO_REFERENCE
-        )
-    metrics.update(verdict.metrics, rehearsals=float(rehearsals))
-    return UpdateResult(
-        head=candidate, metrics=metrics, guard=GUARD_PASSED if verdict.passed else GUARD_FAILED, reasons=verdict.reasons
-    )
+        if verdict.passed:
+            return result
+    assert result is not None
+    return result
 
 
-def _step(
-    head: MLPClassifier, new_x: np.ndarray, new_y: np.ndarray, rx: np.ndarray, ry: np.ndarray, repeats: int
-) -> int:
-    """One ``partial_fit`` on the new sample(s), ``repeats`` times over (at least once), and the replay rows; how many
-    rows replayed."""
-    repeats = max(1, repeats)
-    x = np.concatenate([np.repeat(new_x, repeats, axis=0), *([rx] if len(ry) else [])])
-    y = np.concatenate([np.repeat(new_y, repeats), ry])
-    head.partial_fit(x, y, classes=CLASSES)
-    return len(ry)
-
-
-def _judged(
-    candidate: MLPClassifier,
-    parent: MLPClassifier,
-    anchor: MLPClassifier | None,
-    reference: ReferenceData,
+def judged(
+    head: MLPClassifier,
     *,
-    new: tuple[np.ndarray, np.ndarray],
-    rng: np.random.Generator,
-    config: LearnerConfig,
-) -> tuple[guard.Verdict, int, int]:
-    """The guard's verdict on ``candidate``, rehearsing the source domain first when only its bound is broken.
-
-    The line drifts towards the forgetting bound (consolidations refit on infant rows alone), and there every
-    label that cost one FER2013 image was refused: 42 % of a learning curve's labels, nearly all correct. A
-    rehearsal step replays source-domain rows with the label, so the label is kept while the loss is mended;
-    only if ``config.rehearsals`` steps cannot mend it is the label held back. Returns the verdict, the rows
-    replayed and the steps taken.
-    """
-    verdict = _verdict(candidate, parent, anchor, reference, config)
-    source = np.flatnonzero(reference.replay_domain == guard.SOURCE_DOMAIN)
-    rows = rehearsals = 0
-    while verdict.forgetting_only and rehearsals < config.rehearsals and len(source) and config.replay_size > 0:
-        picked = source[balanced_sample(reference.replay_y[source], config.replay_size, rng)]
-        replay = reference.replay_x[picked], reference.replay_y[picked]
-        rows += _step(candidate, *new, *replay, config.new_sample_repeats)
-        rehearsals += 1
-        verdict = _verdict(candidate, parent, anchor, reference, config)
-    return verdict, rows, rehearsals
-
-
-def _verdict(
-    candidate: MLPClassifier,
-    parent: MLPClassifier,
-    anchor: MLPClassifier | None,
+    anchor: MLPClassifier,
+    parent: MLPClassifier | None,
     reference: ReferenceData,
     config: LearnerConfig,
 ) -> guard.Verdict:
-    """``candidate`` against ``anchor`` (and ``parent`` when that is not the anchor) on the guard's images."""
+    """``head`` against the anchor (the harm the line accumulated) and the parent (this update's own harm), image by
+    image on the guard's pool; both paired tests at ``config.alpha``."""
     pool = guard.pool_of(reference)
-    answers, before = guard.predict(candidate, pool), guard.predict(parent, pool)
-    if anchor is None or anchor is parent:
-        return guard.judge(pool, answers, before, tolerance=config.tolerance, alpha=config.alpha)
-    anchored = guard.predict(anchor, pool)
-    return guard.judge(pool, answers, anchored, before, tolerance=config.tolerance, alpha=config.alpha)
+    answers, anchored = guard.predict(head, pool), guard.predict(anchor, pool)
+    before = None if parent is None or parent is anchor else guard.predict(parent, pool)
+    return guard.judge(
+        pool, answers, anchored, before, tolerance=config.tolerance, alpha=config.alpha, anchor_alpha=config.alpha
+    )
+
+
+def _count(rows: Rows | None) -> int:
+    return 0 if rows is None else len(rows[1])
+
+
+def _stacked(parts: list[Rows | None]) -> Rows:
+    present = [(np.atleast_2d(np.asarray(x, dtype=np.float32)), np.asarray(y, dtype=np.int64)) for x, y in _rows(parts)]
+    if not present:
+        return np.empty((0, 0), dtype=np.float32), np.empty(0, dtype=np.int64)
+    y = np.concatenate([part[1] for part in present])
+    if len(y) and (y.min() < 0 or y.max() >= NUM_CLASSES):
+        raise ValueError(f"labels must be class indices 0..{NUM_CLASSES - 1}")
+    return np.concatenate([part[0] for part in present]), y
+
+
+def _rows(parts: list[Rows | None]) -> list[Rows]:
+    return [part for part in parts if part is not None and len(part[1])]
 
 
 def warm_up() -> None:

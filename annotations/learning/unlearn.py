@@ -13,6 +13,7 @@ import time
 
 from annotations.learning import replay
 from annotations.learning.writer import single_writer
+from annotations.models import Annotation
 from modelops.models import ModelChange
 from modelops.services import live_version_move
 from predictions import ml
@@ -33,7 +34,8 @@ def unlearn_locked(*, reason: str) -> str | None:
     if parent is None:
         return None  # no model is live: none carries anything
     extractor_id = ml.backend().extractor_id(parent)
-    remaining = replay.earlier_labels(extractor_id=extractor_id, exclude_image=None)
+    # The labels the line had learned, the photos gone: unjudged, so none the guard held back sneaks in.
+    remaining = replay.labeled(extractor_id=extractor_id, statuses=(Annotation.Status.LEARNED,)).rows
     refitted = ml.backend().refit(parent=parent, replay=remaining, reason=reason)
     live_version_move(version=refitted.version, action=ModelChange.Action.UNLEARN, by="unlearn", reason=reason)
     logger.info(

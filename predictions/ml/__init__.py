@@ -49,6 +49,8 @@ __all__ = [
     "FaceChooser",
     "InvalidImage",
     "LabelIssue",
+    "LabelToLearn",
+    "LabelsToLearn",
     "Learned",
     "ModelRefused",
     "ModelUnavailable",
@@ -132,14 +134,16 @@ class Served(Protocol):
 
 @dataclass(frozen=True)
 class Learned:
-    """A version made online (from one image's label, or refitted without deleted ones); ``accepted`` says
-    whether the forgetting guard let it go live."""
+    """A version made online (from the labels of one or more images, or refitted without deleted ones); ``accepted``
+    says whether the forgetting guard let it go live, ``took_waiting`` whether the labels it held back before are
+    part of it now."""
 
     version: str
     parent: str
     accepted: bool
     guard: str  # the guard's verdict when accepted, else its reasons
     extractor_id: str
+    took_waiting: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,12 +156,26 @@ class Replay:
 
 @dataclass(frozen=True)
 class LabelToLearn:
+    """One image's decided label, with the annotations that agreed on it."""
+
     image_id: object
     vector: np.ndarray
     label: str
     annotation_ids: tuple[int, ...]
-    seed: int
-    replay: Replay = field(default_factory=Replay)
+
+
+@dataclass(frozen=True)
+class LabelsToLearn:
+    """What one online update learns: the images decided since the last one, every label the live line holds
+    (``learned``) and those the guard held back before (``waiting``, tried again)."""
+
+    new: tuple[LabelToLearn, ...]
+    learned: Replay = field(default_factory=Replay)
+    waiting: Replay = field(default_factory=Replay)
+
+    @property
+    def annotation_ids(self) -> tuple[int, ...]:
+        return tuple(pk for label in self.new for pk in label.annotation_ids)
 
 
 @dataclass(frozen=True)
@@ -203,7 +221,7 @@ class Backend(Protocol):
     def version_json(self, version: str, name: str) -> Any | None: ...
     def serve(self, version: str) -> None: ...
     def set_live(self, version: str, *, by: str) -> None: ...
-    def learn(self, label: LabelToLearn, *, parent: str) -> Learned: ...
+    def learn(self, labels: LabelsToLearn, *, parent: str) -> Learned: ...
     def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned: ...
     def consolidate(self, *, parent: str, labels: Replay, seed: int) -> Learned: ...
     def label_issues(self, *, version: str, labels: Replay, seed: int) -> list[LabelIssue]: ...

@@ -19,17 +19,17 @@ from PIL import Image
 from mlcore.datasets import load_labeled
 from mlcore.label_noise import LabelIssue, suspicious_labels
 from mlcore.labels import LABELS
+from mlcore.learner import UNLEARN_GUARD
 from mlcore.model import Prediction
 from mlcore.registry import LIVE_ALIAS, VersionInfo
 from mlcore.saliency import Saliency, overlay_png
 from mlcore.uncertainty import normalised_entropy
-from mlcore.unlearning import UNLEARN_GUARD
 from predictions.ml import (
     Embedded,
     Explanation,
     FaceChooser,
     GuardVerdict,
-    LabelToLearn,
+    LabelsToLearn,
     Learned,
     ModelRefused,
     ModelUnavailable,
@@ -188,13 +188,23 @@ class FakeBackend:
         self.moves.append((version, by))
 
     # ---- learning and training ------------------------------------------------------------------------------
-    def learn(self, label: LabelToLearn, *, parent: str) -> Learned:
-        version = self.add_version(kind="online", parent=parent, label=label.label)
+    def learn(self, labels: LabelsToLearn, *, parent: str) -> Learned:
+        """Each new label raises its class's score once, and the waiting ones too unless ``hold_back``."""
+        names = [label.label for label in labels.new]
+        version = self.add_version(kind="online", parent=parent)
+        took_waiting = not self.hold_back and labels.waiting.y is not None and len(labels.waiting.y) > 0
+        for index in [LABELS.index(name) for name in names] + (list(labels.waiting.y) if took_waiting else []):
+            self.scores[version][int(index)] += 1.0
         tags = self.versions_made[version].tags
-        tags.update({"label": label.label, "annotation_ids": ",".join(map(str, label.annotation_ids))})
+        tags.update({"label": ",".join(names), "annotation_ids": ",".join(map(str, labels.annotation_ids))})
         guard = "failed: the fake holds every label back" if self.hold_back else "passed"
         return Learned(
-            version=version, parent=parent, accepted=not self.hold_back, guard=guard, extractor_id=EXTRACTOR_ID
+            version=version,
+            parent=parent,
+            accepted=not self.hold_back,
+            guard=guard,
+            extractor_id=EXTRACTOR_ID,
+            took_waiting=took_waiting,
         )
 
     def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned:

@@ -9,23 +9,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from PIL import Image
 from sklearn.neural_network import MLPClassifier
 
-from mlcore import learner, saliency
+from mlcore import correction, learner, saliency
+from mlcore.consolidation import source_share_for
 from mlcore.faces import square_crop
+from mlcore.label_noise import LabelIssue, suspicious_labels
 from mlcore.model import ExpressionModel
 from mlcore.mtcnn import fetch_weights, weights_present
 from mlcore.registry import ArtifactRefused, NoModel, Registry, RegistryUnavailable, VersionInfo, registry_for
-from mlcore.unlearning import UNLEARN_GUARD, refit_head
 from predictions.ml import (
     Embedded,
     Explanation,
     FaceBox,
     FaceChooser,
     GuardVerdict,
-    LabelToLearn,
+    LabelsToLearn,
     Learned,
     ModelRefused,
     ModelUnavailable,
@@ -38,17 +40,17 @@ from predictions.ml import (
     labels_to_indices,
 )
 from predictions.ml import training as training_runs
-from predictions.ml.consolidation import Consolidating
 from predictions.ml.live import LiveModel
 
 logger = logging.getLogger(__name__)
 
 REGISTRY_DOWN = "The model registry cannot be reached right now; try again shortly."
+CONSOLIDATION_TAG = "consolidation"  # on a consolidated version: how many labels it was refitted on
 BASELINES_KEPT = 8  # guard baselines (anchor, its scores and head) of the newest versions learned onto
 Baseline = tuple[str, dict[str, float], MLPClassifier]
 
 
-class MLflowBackend(Consolidating):
+class MLflowBackend:
     def __init__(self) -> None:
         self.live = LiveModel(self.registry)
         self._baselines: dict[tuple[str, str], Baseline] = {}
@@ -72,20 +74,13 @@ class MLflowBackend(Consolidating):
         )
 
     def predict_many(self, images: Sequence[Image.Image]) -> list[Outcome]:
-        """``predict`` for several images under one live version (bulk work: imports, video frames)."""
+        """``predict`` for several images under one live version, faces embedded and classified in batches (bulk work:
+        imports, video frames); the same answers as ``predict`` one image at a time."""
         model = self.live.current()
-        outcomes = []
-        for image in images:
-            face = model.crop(image)
-            embedding = model.embed([face.image])
-            outcomes.append(
-                Outcome(
-                    prediction=model.predict_embedding(embedding, face.box),
-                    embedding=embedding[0],
-                    extractor_id=model.extractor_id,
-                )
-            )
-        return outcomes
+        return [
+            Outcome(prediction=prediction, embedding=embedding, extractor_id=model.extractor_id)
+            for prediction, embedding in model.predict_many(images)
+        ]
 
     def predict_faces(self, images: Sequence[Image.Image], *, follow: FaceChooser) -> list[Outcome | None]:
         """Every face in each image, the one ``follow`` picks embedded and classified (None: it picked none)."""
@@ -170,89 +165,132 @@ class MLflowBackend(Consolidating):
         self.registry().set_live(version, by=by)
 
     # ---- online learning --------------------------------------------------------------------------------------
-    def learn(self, label: LabelToLearn, *, parent: str) -> Learned:
-        """``partial_fit`` a copy of ``parent``'s head on the label plus replay, judge it, register it (never live)."""
+    def learn(self, labels: LabelsToLearn, *, parent: str) -> Learned:
+        """The anchor's head corrected on every label the line holds plus ``labels.new`` (and, if the guard allows,
+        the labels it held back before), judged, registered onto ``parent``; never made live here."""
         model = self._model(parent)
-        registry = self.registry()
         anchor, baseline, anchor_head = self._baseline(parent, model)
-        config = learner.LearnerConfig(
-            seed=label.seed,  # a different replay draw for every update, yet reproducible from the label
-            replay_size=settings.INFANTINO_REPLAY_SIZE,
+        new_x = np.stack([label.vector for label in labels.new]).astype(np.float32)
+        new_y = labels_to_indices([label.label for label in labels.new])
+        result = learner.update_head(
+            anchor_head,
+            new=(new_x, new_y),
+            learned=_rows(labels.learned),
+            waiting=_rows(labels.waiting),
+            parent=model.head if anchor != parent else None,
+            reference=self.registry().load_reference(model.extractor_id),
+            temperature=model.temperature,
+            config=self._learner_config(),
+        )
+        names = [label.label for label in labels.new]
+        return self._registered(
+            model,
+            result,
+            parent=parent,
+            baseline=(anchor, baseline, anchor_head),
+            params={"images": len(labels.new), "waiting": _count(labels.waiting), "took_waiting": result.took_waiting},
+            tags={
+                "annotation_ids": ",".join(str(pk) for pk in labels.annotation_ids),
+                "label": ",".join(names) if len(set(names)) > 1 else names[0],
+            },
+        )
+
+    def consolidate(self, *, parent: str, labels: Replay, seed: int) -> Learned:
+        """The same refit on every label alone (nothing new), tagged as a consolidation with their number."""
+        model = self._model(parent)
+        anchor, baseline, anchor_head = self._baseline(parent, model)
+        empty = (np.empty((0, 0), dtype=np.float32), np.empty(0, dtype=np.int64))
+        result = learner.update_head(
+            anchor_head,
+            new=empty,
+            learned=_rows(labels),
+            parent=model.head if anchor != parent else None,
+            reference=self.registry().load_reference(model.extractor_id),
+            temperature=model.temperature,
+            config=self._learner_config(),
+        )
+        return self._registered(
+            model,
+            result,
+            parent=parent,
+            baseline=(anchor, baseline, anchor_head),
+            params={"labels": _count(labels), "anchor": anchor},
+            tags={CONSOLIDATION_TAG: str(_count(labels))},
+        )
+
+    def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned:
+        """``parent``'s line refitted from its offline anchor with only ``replay``'s labels; registered, never live.
+
+        The anchor never saw a user's label, so a correction fitted on the remaining ones alone holds nothing of
+        the deleted photos: it goes live unjudged."""
+        model = self._model(parent)
+        anchor, baseline, anchor_head = self._baseline(parent, model)
+        rows = _rows(replay) or (np.empty((0, 0), dtype=np.float32), np.empty(0, dtype=np.int64))
+        head = correction.corrected(anchor_head, *rows, strength=settings.INFANTINO_CORRECTION_STRENGTH).head
+        reference = self.registry().load_reference(model.extractor_id)
+        metrics = learner.evaluate(head, reference, temperature=model.temperature)
+        result = learner.UpdateResult(head=head, metrics=metrics, guard=learner.UNLEARN_GUARD)
+        return self._registered(
+            model,
+            result,
+            parent=parent,
+            baseline=(anchor, baseline, anchor_head),
+            kind="unlearn",
+            params={"labels": _count(replay), "anchor": anchor},
+            tags={"reason": reason[:500]},
+        )
+
+    def label_issues(self, *, version: str, labels: Replay, seed: int) -> list[LabelIssue]:
+        """Confident learning on ``labels`` (embeddings under ``version``'s extractor), with its replay pool."""
+        if labels.x is None or labels.y is None:
+            return []
+        reference = self.registry().load_reference(self.extractor_id(version))
+        anchor, _, _ = self._baseline(version, self._model(version))
+        share = source_share_for(self.registry().version_info(anchor).tags.get("kind", ""))
+        return suspicious_labels(labels.x, labels.y, reference=reference, seed=seed, source_share=share)
+
+    def _learner_config(self) -> learner.LearnerConfig:
+        return learner.LearnerConfig(
+            strength=settings.INFANTINO_CORRECTION_STRENGTH,
             tolerance=settings.INFANTINO_FORGETTING_TOLERANCE,
             guard=settings.INFANTINO_FORGETTING_GUARD,
         )
-        result = learner.update_head(
-            model.head,
-            label.vector[None, :],
-            labels_to_indices([label.label]),
-            reference=registry.load_reference(model.extractor_id),
-            anchor=anchor_head if anchor != parent else None,  # judged against both, image by image
-            earlier_x=label.replay.x,
-            earlier_y=label.replay.y,
-            temperature=model.temperature,
-            config=config,
-        )
-        version = registry.register(
+
+    def _registered(
+        self,
+        model: ExpressionModel,
+        result: learner.UpdateResult,
+        *,
+        parent: str,
+        baseline: Baseline,
+        params: dict[str, Any],
+        tags: dict[str, str],
+        kind: str = "online",
+    ) -> Learned:
+        """Register ``result`` onto ``parent`` (same extractor and calibration), keep it staged and its baseline
+        remembered for the next update; the alias never moves here."""
+        anchor, scores, _ = baseline
+        version = self.registry().register(
             head=result.head,
             extractor_id=model.extractor_id,
-            kind="online",
+            kind=kind,
             parent=parent,
             temperature=model.temperature,
             abstain_threshold=model.abstain_threshold,
-            metrics={**result.metrics, **{f"baseline_{key}": value for key, value in baseline.items()}},
+            metrics={**result.metrics, **{f"baseline_{key}": value for key, value in scores.items()}},
             # Run params cost one call; each version tag costs one store transaction (~25 ms on SQLite).
-            params={
-                "replay_size": config.replay_size,
-                "steps": config.steps,
-                "repeats": config.new_sample_repeats,
-                "tolerance": config.tolerance,
-                "guard": config.guard,
-                "image": label.image_id,
-                "earlier_labels": 0 if label.replay.y is None else len(label.replay.y),
-                "guard_reasons": "; ".join(result.reasons)[:4000] or "-",
-            },
-            tags={
-                "annotation_ids": ",".join(str(pk) for pk in label.annotation_ids),
-                "label": label.label,
-                "guard": result.guard,
-                "guard_anchor": anchor,
-            },
+            params={**params, "guard_reasons": "; ".join(result.reasons)[:4000] or "-"},
+            tags={**tags, "guard": result.guard, "guard_anchor": anchor},
         )
         self.live.stage(model.with_head(result.head, version=version))
-        self._remember_baseline(version, (anchor, baseline, anchor_head))
+        self._remember_baseline(version, baseline)
         return Learned(
             version=version,
             parent=parent,
             accepted=result.accepted,
             guard=result.guard if result.accepted else "; ".join(result.reasons),
             extractor_id=model.extractor_id,
-        )
-
-    def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned:
-        """``parent``'s head refitted from its offline anchor with only ``replay``'s labels; registered, never live."""
-        model = self._model(parent)
-        registry = self.registry()
-        anchor, baseline, anchor_head = self._baseline(parent, model)
-        reference = registry.load_reference(model.extractor_id)
-        head = refit_head(anchor_head, reference=reference, labels_x=replay.x, labels_y=replay.y, seed=int(parent))
-        version = registry.register(
-            head=head,
-            extractor_id=model.extractor_id,
-            kind="unlearn",
-            parent=parent,
-            temperature=model.temperature,
-            abstain_threshold=model.abstain_threshold,
-            metrics={
-                **learner.evaluate(head, reference, temperature=model.temperature),
-                **{f"baseline_{key}": value for key, value in baseline.items()},
-            },
-            params={"labels": 0 if replay.y is None else len(replay.y), "anchor": anchor},
-            tags={"reason": reason[:500], "guard": UNLEARN_GUARD, "guard_anchor": anchor},
-        )
-        self.live.stage(model.with_head(head, version=version))
-        self._remember_baseline(version, (anchor, baseline, anchor_head))
-        return Learned(
-            version=version, parent=parent, accepted=True, guard=UNLEARN_GUARD, extractor_id=model.extractor_id
+            took_waiting=result.took_waiting,
         )
 
     def warm_up(self) -> None:
@@ -337,3 +375,11 @@ class MLflowBackend(Consolidating):
         except NoModel as error:
             raise UnknownVersion(str(error)) from None
         return training_runs.evaluate(model, data, limit=limit, progress=progress)
+
+
+def _rows(replay: Replay) -> learner.Rows | None:
+    return None if replay.x is None or replay.y is None or not len(replay.y) else (replay.x, replay.y)
+
+
+def _count(replay: Replay) -> int:
+    return 0 if replay.y is None else len(replay.y)

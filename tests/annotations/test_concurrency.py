@@ -19,7 +19,9 @@ def app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
         yield running
 
 
-def test_twenty_labels_at_once_make_twenty_versions_in_one_line_while_predictions_keep_working(app, tmp_path: Path):
+def test_twenty_labels_at_once_are_learned_in_one_line_each_named_once_while_predictions_keep_working(
+    app, tmp_path: Path
+):
     images = [app.upload(seed) for seed in range(20)]
     stop = threading.Event()
     prediction_codes: list[int] = []
@@ -58,16 +60,18 @@ def test_twenty_labels_at_once_make_twenty_versions_in_one_line_while_prediction
             thread.join(timeout=60)
 
     assert {a["status"] for a in settled} == {"learned"}
-    versions = sorted(int(a["model_version"]) for a in settled)
-    base = int(app.base_version)
-    assert versions == list(range(base + 1, base + 21))  # one version each, no number taken twice
+    versions = sorted({int(a["model_version"]) for a in settled})
+    assert 1 <= len(versions) <= 20  # labels that waited together were learned together
     registry = app.registry()
+    line = [int(app.base_version), *versions]
     parents = [registry.version_info(str(v)).parent for v in versions]
-    assert parents == [str(v - 1) for v in versions]  # each built on the one before: no lost update
+    assert parents == [str(v) for v in line[:-1]]  # each built on the one before: no lost update
     assert registry.live_version() == str(versions[-1])
-    by_version = {int(a["model_version"]): a for a in settled}
-    for version in versions:
-        assert registry.version_info(str(version)).tags["annotation_ids"] == str(by_version[version]["id"])
+    named = [int(pk) for v in versions for pk in registry.version_info(str(v)).tags["annotation_ids"].split(",")]
+    assert sorted(named) == sorted(a["id"] for a in settled)  # every label in exactly one version's lineage
+    for annotation in settled:
+        tags = registry.version_info(str(annotation["model_version"])).tags
+        assert str(annotation["id"]) in tags["annotation_ids"].split(",")
     assert prediction_codes and set(prediction_codes) == {201}
     live = requests.get(f"{app.url}/api/models/live/", timeout=30).json()
     assert live["version"] == str(versions[-1])

@@ -60,7 +60,7 @@ def test_a_learned_photo_marked_not_an_infant_leaves_training_and_the_live_head_
 
     assert [str(p.pk) for p, _ in predictions_labeled_to_consensus()] == [kept]
     extractor_id = fake_backend.extractor_id(fake_backend.live_version())
-    replayed = replay.earlier_labels(extractor_id=extractor_id, exclude_image=None)
+    replayed = replay.labeled(extractor_id=extractor_id).rows
     assert replayed.y.tolist() == ml.labels_to_indices(["sad"]).tolist()
     refit = ModelChange.objects.get(action=ModelChange.Action.UNLEARN)
     assert refit.version == fake_backend.live_version()

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotations.learning.replay import earlier_labels
+from annotations.learning.replay import labeled
 from annotations.models import Annotation
 from predictions.models import Prediction
 from predictions.selectors import predictions_labeled_to_consensus, predictions_usable_for_learning
@@ -64,7 +64,7 @@ def test_a_photo_without_consent_is_never_trained_on_or_replayed(fake_backend, a
 
     assert [str(pk) for pk in predictions_usable_for_learning().values_list("pk", flat=True)] == [shared["id"]]
     assert [str(photo.pk) for photo, _ in predictions_labeled_to_consensus()] == [shared["id"]]
-    replay = earlier_labels(extractor_id="fake-extractor", exclude_image=None)
+    replay = labeled(extractor_id="fake-extractor").rows
     assert replay.y is not None and len(replay.y) == 1
 
 

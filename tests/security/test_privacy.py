@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from annotations.learning.replay import earlier_labels
+from annotations.learning.replay import labeled
 from annotations.models import Annotation
 from predictions.models import ImageEmbedding, Prediction
 from tests.images import jpeg_bytes
@@ -27,7 +27,7 @@ def learned_label(prediction_id: str, annotator, label: str = "happy") -> Annota
 
 
 def replayed(extractor_id: str) -> int:
-    replay = earlier_labels(extractor_id=extractor_id, exclude_image=None)
+    replay = labeled(extractor_id=extractor_id).rows
     return 0 if replay.x is None else len(replay.x)
 
 

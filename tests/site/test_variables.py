@@ -109,13 +109,13 @@ def test_the_example_file_sets_every_variable_or_shows_it_commented_out():
 
 
 def test_a_plain_variable_is_the_setting_of_its_name_parsed_and_checked(monkeypatch):
-    monkeypatch.setenv("INFANTINO_REPLAY_SIZE", "3")
+    monkeypatch.setenv("INFANTINO_JOB_MAX_RETRIES", "3")
     monkeypatch.setenv("INFANTINO_FORGETTING_GUARD", "off")
     monkeypatch.delenv("INFANTINO_CONSOLIDATE_EVERY", raising=False)
 
     plain = variables.plain_settings()
 
-    assert plain["INFANTINO_REPLAY_SIZE"] == 3 and plain["INFANTINO_FORGETTING_GUARD"] is False
+    assert plain["INFANTINO_JOB_MAX_RETRIES"] == 3 and plain["INFANTINO_FORGETTING_GUARD"] is False
     assert plain["INFANTINO_CONSOLIDATE_EVERY"] == 25
     monkeypatch.setenv("INFANTINO_LABELS_PER_IMAGE", "0")
     with pytest.raises(ImproperlyConfigured, match="INFANTINO_LABELS_PER_IMAGE must be 1 or more"):
