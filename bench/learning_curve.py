@@ -84,6 +84,13 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--preset", choices=("full", "tiny"), default="full", help="tiny: TrainConfig.tiny, seconds (a smoke check)"
     )
+    parser.add_argument(
+        "--burst",
+        action="store_true",
+        help="also label the shipped order in bursts: each stretch between checkpoints posted at once, as an import "
+        "or a script would, then scored once the app is idle",
+    )
+    parser.add_argument("--recipe", type=Path, help="a JSON of TrainConfig fields pinned over the defaults")
     args = parser.parse_args()
     if not 1 <= args.seeds <= maths.FOLDS:
         parser.error(f"--seeds is 1 to {maths.FOLDS}: beyond, seeds would hold out the same photos again")
@@ -165,6 +172,8 @@ def planned(args: argparse.Namespace) -> Plan:
     assert data.infant_dir is not None
     folds = photo_folds(data.infant_dir, k=maths.FOLDS, seed=args.split_seed)
     overrides = dict(QUICK_RECIPE) if args.quick and args.preset == "full" else {}
+    if args.recipe:
+        overrides.update(json.loads(args.recipe.read_text()))
     if args.fer_checkpoint:
         overrides["init_checkpoint"] = args.fer_checkpoint.resolve()
     smallest = min(len(maths.partition(folds, args.layout, rotation=s).pool) for s in range(args.seeds))
@@ -208,8 +217,20 @@ def run_variants(setup: Setup, plan: Plan, args: argparse.Namespace, work: Path)
     for order in args.orders:
         run = online_run(setup.pool, setup.start, order=order, seed=seed, marks=setup.marks)
         curves += [run.curve, refit_run(setup.pool, setup.start, run.curve, run.done, epochs=epochs)]
-        notes.append({"seed": seed, "order": order, "held_back_rules": run.held_back_rules})
+        notes.append({"seed": seed, "order": order, "held_back_rules": run.held_back_rules, "seconds": run.seconds})
         print(f"seed {seed} {order}: {run.curve.points[-1].accuracy:.3f} after {len(run.done)} labels", file=sys.stderr)
+        if order == SHIPPED_ORDER and args.burst:
+            burst = online_run(setup.pool, setup.start, order=order, seed=seed, marks=setup.marks, burst=True)
+            curves.append(burst.curve)
+            notes.append(
+                {
+                    "seed": seed,
+                    "order": f"{order} (burst)",
+                    "held_back_rules": burst.held_back_rules,
+                    "seconds": burst.seconds,
+                }
+            )
+            print(f"seed {seed} {order} in bursts: {burst.curve.points[-1].accuracy:.3f}", file=sys.stderr)
         if order == SHIPPED_ORDER and args.retrain_every > 0:
             curve, made = retrain_run(
                 setup.config,
@@ -285,6 +306,15 @@ def findings(variants: dict[str, list[Curve]], total: int) -> dict[str, Any]:
     }
     needed = maths.labels_to_reach(target, variants["queue/online"]) if target is not None else None
     shipped = variants.get("queue/retrain", variants["queue/online"])
+    if "queue/burst" in variants:
+        per_order["queue (burst)"] = {
+            "gain_vs_start": maths.gain(variants["queue/burst"]),
+            "burst_minus_paced_after_all": round(
+                maths.paired_gap(variants["queue/burst"], variants["queue/online"]), 4
+            ),
+            "fer_drop_points": maths.fer_drop(variants["queue/burst"]),
+            "held_back_share": round(maths.held_back_share(variants["queue/burst"]), 4),
+        }
     return {
         "criteria": maths.criteria(
             shipped, variants["queue/online"], variants["queue/refit"], reach_at=reach_at, labels_needed=needed

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from bench.learning_curve_start import Start
 
 ORDERS = ("queue", "random", "least_confident")
-SECOND_USER = "bench-second-opinion"  # labels what the app sends back as suspect
+SECOND_USER = "bench-second-opinion"
+QUEUE_PAGE = 50  # the most images GET /api/queue/ gives at once  # labels what the app sends back as suspect
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,14 @@ class Run:
     done: list[str]
     live_metrics: dict[int, dict[str, float]]
     held_back_rules: dict[str, int]  # each rule that held labels back (its reason, numbers blanked), and how often
+    seconds: float = 0.0  # from the first label posted to the last one settled
 
 
-def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[int]) -> Run:
-    """Label the pool in ``order`` through the app, scoring the live head after every label."""
+def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[int], burst: bool = False) -> Run:
+    """Label the pool in ``order`` through the app, scoring the live head after every label; ``burst``: each stretch
+    between checkpoints is posted at once (the queue read once at its start), scored when the app is idle."""
+    import time
+
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
@@ -116,29 +121,44 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
     live_metrics: dict[int, dict[str, float]] = {}
     trace = [_correct(ml.backend().served().head, start).mean()]
     points = [_point(ml.backend().served().head, start, labels=0, held_back=0)]
+    started = time.monotonic()
+    pending: list[int] = []
     while len(done) < marks[-1]:
-        image = _next(order, client, pool, left)
-        if image is None:
+        stretch = next(mark for mark in marks if mark > len(done)) - len(done) if burst else 1
+        images = _next_many(order, client, pool, left, stretch) if burst else [_next(order, client, pool, left)]
+        images = [image for image in images if image is not None]
+        if not images:
             break  # the queue offers nothing more (a photo without a usable face, say)
-        response = client.post(
-            "/api/annotations/", {"image": image, "label": LABELS[pool.labels[image]]}, format="json"
-        )
-        assert response.status_code == 201, response.content
-        settle(Annotation, response.json()["id"])
+        for image in images:
+            response = client.post(
+                "/api/annotations/", {"image": image, "label": LABELS[pool.labels[image]]}, format="json"
+            )
+            assert response.status_code == 201, response.content
+            pending.append(response.json()["id"])
+            left.remove(image)
+            done.append(image)
+        if burst and len(done) not in marks:
+            continue  # the queue read again, the jobs still running: a script posting page after page
+        if burst:
+            wait_for_idle(600)
+        for annotation_id in pending:
+            settle(Annotation, annotation_id)
+        pending.clear()
         second_opinions(second, pool)
-        left.remove(image)
-        done.append(image)
         if len(done) in marks:
             wait_for_idle(120)  # a consolidation the app started runs before the score, as it would for a person
         head = ml.backend().served().head
-        trace.append(_correct(head, start).mean())
+        if not burst:
+            trace.append(_correct(head, start).mean())
         if len(done) in marks:
             held = Annotation.objects.filter(status=Annotation.Status.HELD_BACK)
             held_back = held.values("image_id").distinct().count()  # images: a re-checked suspect has two labels
             points.append(_point(head, start, labels=len(done), held_back=held_back))
             live_metrics[len(done)] = dict(bench_registry().version_info(ml.backend().live_version()).metrics)
-    curve = Curve(variant=f"{order}/online", seed=seed, points=points, trace=[float(v) for v in trace])
-    return Run(curve=curve, done=done, live_metrics=live_metrics, held_back_rules=held_back_rules())
+    seconds = time.monotonic() - started
+    variant = f"{order}/{'burst' if burst else 'online'}"
+    curve = Curve(variant=variant, seed=seed, points=points, trace=[float(v) for v in trace] if not burst else [])
+    return Run(curve=curve, done=done, live_metrics=live_metrics, held_back_rules=held_back_rules(), seconds=seconds)
 
 
 def held_back_rules() -> dict[str, int]:
@@ -165,6 +185,19 @@ def second_opinions(client: Any, pool: Pool) -> int:
         assert response.status_code == 201, response.content
         settle(Annotation, response.json()["id"])
     return len(images)
+
+
+def _next_many(order: str, client: Any, pool: Pool, left: list[str], n: int) -> list[str]:
+    """The next ``n`` images as one read shows them: the queue's first n, or the next n of the other orders."""
+    if order == "queue":
+        return [str(item["id"]) for item in client.get(f"/api/queue/?n={min(n, QUEUE_PAGE)}").json()]
+    if order == "random":
+        return left[:n]
+    from predictions import ml
+
+    model = ml.backend().served()
+    confidence = model.probabilities(np.stack([pool.vectors[image] for image in left])).max(axis=1)
+    return [left[i] for i in np.argsort(confidence)[:n]]
 
 
 def _next(order: str, client: Any, pool: Pool, left: list[str]) -> str | None:
