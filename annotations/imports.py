@@ -78,12 +78,12 @@ def images_import(
     imported: list[Imported] = []
     duplicates: list[Duplicate] = []
     refused: list[tuple[str, str]] = []
-    for entry in entries:
+
+    def refuse(entry: Entry) -> str:
+        return unknown_folder(entry.folder) if labels_from_folders and entry.folder not in Expression.values else ""
+
+    for entry, outcome in batch.add_all(entries, refuse=refuse):  # predicted in batches, decoded ahead
         given = entry.folder if labels_from_folders else label
-        if labels_from_folders and not entry.refused and given not in Expression.values:
-            outcome = Outcome(name=entry.name, refused=unknown_folder(given))
-        else:
-            outcome = batch.add(entry)
         if outcome.refused or outcome.prediction is None:
             refused.append((outcome.name, outcome.refused))
         elif outcome.duplicate:

@@ -10,8 +10,10 @@ import hashlib
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -19,6 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db.models import QuerySet
+from PIL import Image
 
 from predictions import ml
 from predictions.models import Prediction, content_name
@@ -27,6 +30,7 @@ from predictions.services import prediction_create
 
 MAX_ENTRIES = 5000  # files in one .zip
 MAX_EXPANDED_BYTES = 1024 * 1024 * 1024  # a .zip's files together, once expanded
+BULK_PHOTOS = 32  # photos read ahead and predicted together (``Batch.add_all``)
 PARENT_PHOTOS = 20  # photos one upload-page request predicts (the uploads throttle counts requests, not photos)
 MAX_RATIO = 100  # expanded / compressed size of one entry: photos barely compress, a bomb compresses a thousandfold
 NAME_CHARS = 200  # of a file's name, as reported back
@@ -167,12 +171,14 @@ def is_zip(upload: UploadedFile) -> bool:
     return head == ZIP_SIGNATURE
 
 
-def stored_name(data: bytes) -> str:
-    """Where the photo in ``data`` is (or would be) stored: its cleaned bytes name it, so equal photos share it."""
-    decoded = ml.decode_image(
-        data, max_bytes=settings.INFANTINO_MAX_UPLOAD_BYTES, max_pixels=settings.INFANTINO_MAX_PIXELS
-    )
-    return Prediction._meta.get_field("image").generate_filename(None, content_name(ml.encode_clean(decoded.image)))
+def _decode(data: bytes) -> ml.DecodedImage:
+    limit, pixels = settings.INFANTINO_MAX_UPLOAD_BYTES, settings.INFANTINO_MAX_PIXELS
+    return ml.decode_image(data, max_bytes=limit, max_pixels=pixels)
+
+
+def stored_name(image: Image.Image) -> str:
+    """Where a photo is (or would be) stored: its cleaned bytes name it, so equal photos share it."""
+    return Prediction._meta.get_field("image").generate_filename(None, content_name(ml.encode_clean(image)))
 
 
 @dataclass
@@ -189,26 +195,87 @@ class Batch:
 
     def add(self, entry: Entry) -> Outcome:
         """Predict and store one file unless it is refused or a duplicate; ``ServiceUnavailable`` stops the batch."""
-        if entry.refused:
-            return Outcome(name=entry.name, refused=entry.refused)
-        raw = hashlib.sha256(entry.data).hexdigest()
-        if raw in self._seen:
-            first = self._seen[raw]
+        [(_, outcome)] = self.add_all([entry])
+        return outcome
+
+    def add_all(self, entries: Iterable[Entry], *, refuse: Callable[[Entry], str] | None = None) -> Iterator[Pair]:
+        """``add`` for every entry, in order, each with its outcome: the next files are read, decoded and named on a
+        second thread while the photos before them are predicted together (``predict_many``) and stored. ``refuse``
+        may refuse an entry with a reason before it is read."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="infantino-decode") as reader:
+            chunks = iter(_chunks(entries, BULK_PHOTOS))
+            ahead = reader.submit(_read_chunk, next(chunks, []), refuse)
+            while chunk := ahead.result():
+                ahead = reader.submit(_read_chunk, next(chunks, []), refuse)
+                yield from self._store_chunk(chunk)
+
+    def _store_chunk(self, chunk: list[_Read]) -> Iterator[Pair]:
+        """Predict the chunk's new photos together, then store or skip each file in order."""
+        new = [read for read in chunk if read.decoded is not None and read.raw not in self._seen]
+        outcomes = iter(ml.backend().predict_many([read.decoded.image for read in new]))  # type: ignore[union-attr]
+        predicted = {id(read): next(outcomes) for read in new}
+        for read in chunk:
+            yield read.entry, self._store(read, predicted.get(id(read)))
+
+    def _store(self, read: _Read, outcome: ml.Outcome | None) -> Outcome:
+        entry = read.entry
+        if read.refused:
+            return Outcome(name=entry.name, refused=read.refused)
+        if read.raw in self._seen:
+            first = self._seen[read.raw]
             return Outcome(name=entry.name, prediction=first.prediction, duplicate=True, same_as=first.name)
-        try:
-            name = stored_name(entry.data)
-        except ml.InvalidImage as exc:
-            return Outcome(name=entry.name, refused=str(exc))
-        earlier = self.stored.filter(image=name).order_by("created").first()
+        earlier = self.stored.filter(image=read.name).order_by("created").first()
         if earlier is not None:
-            self._seen[raw] = Outcome(name=entry.name, prediction=earlier, duplicate=True)
-            return self._seen[raw]
+            self._seen[read.raw] = Outcome(name=entry.name, prediction=earlier, duplicate=True)
+            return self._seen[read.raw]
+        assert read.decoded is not None and outcome is not None
         upload = SimpleUploadedFile(PurePosixPath(entry.name).name or "upload", entry.data)
         prediction = prediction_create(
-            upload=upload, user=self.user, session_key=self.session_key, consent=self.consent
+            upload=upload,
+            user=self.user,
+            session_key=self.session_key,
+            consent=self.consent,
+            predicted=(read.decoded, outcome),
         )
-        self._seen[raw] = Outcome(name=entry.name, prediction=prediction)
-        return self._seen[raw]
+        self._seen[read.raw] = Outcome(name=entry.name, prediction=prediction)
+        return self._seen[read.raw]
+
+
+Pair = tuple[Entry, Outcome]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A file as read on the reader thread: its raw hash, decoded photo and stored name, or why it is refused."""
+
+    entry: Entry
+    raw: str = ""
+    decoded: ml.DecodedImage | None = None
+    name: str = ""
+    refused: str = ""
+
+
+def _read_chunk(entries: list[Entry], refuse: Callable[[Entry], str] | None) -> list[_Read]:
+    return [_read(entry, refuse) for entry in entries]
+
+
+def _read(entry: Entry, refuse: Callable[[Entry], str] | None) -> _Read:
+    """Decode once: the same photo is predicted and stored, and its cleaned bytes name it (``stored_name``)."""
+    refused = entry.refused or (refuse(entry) if refuse is not None else "")
+    if refused:
+        return _Read(entry=entry, refused=refused)
+    try:
+        decoded = _decode(entry.data)
+    except ml.InvalidImage as exc:
+        return _Read(entry=entry, refused=str(exc))
+    raw = hashlib.sha256(entry.data).hexdigest()
+    return _Read(entry=entry, raw=raw, decoded=decoded, name=stored_name(decoded.image))
+
+
+def _chunks(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    iterator = iter(entries)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def predictions_create_many(

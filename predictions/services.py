@@ -37,19 +37,25 @@ def read_upload(upload: UploadedFile | None) -> ml.DecodedImage:
     return ml.decode_image(data, max_bytes=limit, max_pixels=settings.INFANTINO_MAX_PIXELS)
 
 
+def _predict(upload: UploadedFile | None) -> tuple[ml.DecodedImage, ml.Outcome]:
+    decoded = read_upload(upload)
+    return decoded, ml.backend().predict(decoded.image)
+
+
 def prediction_create(
     *,
     upload: UploadedFile | None,
     user: AbstractBaseUser | AnonymousUser | None = None,
     session_key: str = "",
     consent: bool = False,
+    predicted: tuple[ml.DecodedImage, ml.Outcome] | None = None,
 ) -> Prediction:
     """Validate, predict, then store the re-encoded image (no EXIF) and the row; all or nothing.
 
     ``consent``: the parent lets annotators see the photo and the model learn from it (asked, default no).
+    ``predicted``: the upload already decoded and predicted in a batch (``predictions.batch``), stored as it is.
     """
-    decoded = read_upload(upload)
-    outcome = ml.backend().predict(decoded.image)
+    decoded, outcome = predicted or _predict(upload)
     result = outcome.prediction
     prediction = Prediction(
         width=decoded.image.width,

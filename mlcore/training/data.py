@@ -18,6 +18,7 @@ from mlcore.datasets import folder_items, read_fer_csv
 from mlcore.faces import crop_face, make_detector
 from mlcore.imageio import open_image_file
 from mlcore.labels import NUM_CLASSES
+from mlcore.pipeline import prefetched
 from mlcore.preprocess import batch
 from mlcore.progress import ProgressCallback, ProgressEvent
 from mlcore.split import Split, dhash, duplicate_groups, grouped_split, stratified_split
@@ -59,8 +60,10 @@ def load_infant(config: TrainConfig, progress: ProgressCallback) -> InfantData:
     faces: list[Image.Image] = []
     hashes: list[np.ndarray] = []
     found = 0
-    for i, item in enumerate(items, 1):
-        face, box_found, bits = _crop_cached(item.path, detector, config)
+    # Files are read and decoded (or their cached crops read) on a second thread while faces are found on this one.
+    read = prefetched(items, lambda item: _read_cached(item.path, detector, config))
+    for i, photo in enumerate(read, 1):
+        face, box_found, bits = _crop(photo, detector, config)
         faces.append(face)
         hashes.append(bits)
         found += box_found
@@ -76,7 +79,7 @@ def load_infant(config: TrainConfig, progress: ProgressCallback) -> InfantData:
 def _unlabeled_faces(config: TrainConfig, detector: Any) -> torch.Tensor:
     """The unlabeled photos' face crops as tensors; none when the head will not use them."""
     paths = [Path(name) for name in config.unlabeled] if config.pseudo_confidence > 0 else []
-    faces = [_crop_cached(path, detector, config)[0] for path in paths]
+    faces = [_crop(_read_cached(path, detector, config), detector, config)[0] for path in paths]
     if not faces:
         return torch.zeros((0, 3, config.image_size, config.image_size))
     return batch(faces, size=config.image_size, mean=NORM.mean, std=NORM.std)
@@ -101,24 +104,40 @@ def _split(config: TrainConfig, labels: np.ndarray, groups: np.ndarray, names: l
     return Split(train=rest[split.train], val=rest[split.val], test=np.nonzero(is_test)[0])
 
 
-def _crop_cached(path: Path, detector: Any, config: TrainConfig) -> tuple[Image.Image, bool, np.ndarray]:
-    """The face crop, whether a face was found, and the photo's dHash; cached by content when asked."""
+@dataclass(frozen=True)
+class _Photo:
+    """A photo as read from disk: its cached crop when there is one, else the decoded photo."""
+
+    cached: Path | None  # where its crop is (or will be) cached; None when nothing is cached
+    image: Image.Image | None = None  # decoded: no cached crop was found
+    crop: tuple[Image.Image, bool, np.ndarray] | None = None  # the cached crop, whether a face was found, the dHash
+
+
+def _read_cached(path: Path, detector: Any, config: TrainConfig) -> _Photo:
+    """The photo's cached crop if it has one, else the photo decoded; safe to run on another thread."""
     data = path.read_bytes()
     key = hashlib.sha1(data + f"{detector.name}:{config.face_margin}".encode()).hexdigest()
-    if config.cache_dir is not None:
-        cached = Path(config.cache_dir) / f"{key}.png"
-        meta = cached.with_suffix(".json")
-        if cached.exists() and meta.exists():
-            info = json.loads(meta.read_text())
-            with Image.open(cached) as img:
-                return img.convert("RGB"), bool(info["found"]), np.array(info["hash"], dtype=bool)
-    image = open_image_file(str(path))
-    crop = crop_face(image, detector, margin=config.face_margin)
-    bits = dhash(image)
-    if config.cache_dir is not None:
-        Path(config.cache_dir).mkdir(parents=True, exist_ok=True)
-        crop.image.save(cached)
-        meta.write_text(json.dumps({"found": crop.found, "hash": bits.astype(int).tolist()}))
+    cached = Path(config.cache_dir) / f"{key}.png" if config.cache_dir is not None else None
+    if cached is not None and cached.exists() and cached.with_suffix(".json").exists():
+        info = json.loads(cached.with_suffix(".json").read_text())
+        with Image.open(cached) as img:
+            crop = img.convert("RGB"), bool(info["found"]), np.array(info["hash"], dtype=bool)
+        return _Photo(cached=cached, crop=crop)
+    return _Photo(cached=cached, image=open_image_file(str(path)))
+
+
+def _crop(photo: _Photo, detector: Any, config: TrainConfig) -> tuple[Image.Image, bool, np.ndarray]:
+    """The face crop, whether a face was found, and the photo's dHash; cached by content when asked."""
+    if photo.crop is not None:
+        return photo.crop
+    assert photo.image is not None
+    crop = crop_face(photo.image, detector, margin=config.face_margin)
+    bits = dhash(photo.image)
+    if photo.cached is not None:
+        photo.cached.parent.mkdir(parents=True, exist_ok=True)
+        crop.image.save(photo.cached)
+        meta = {"found": crop.found, "hash": bits.astype(int).tolist()}
+        photo.cached.with_suffix(".json").write_text(json.dumps(meta))
     return crop.image, crop.found, bits
 
 
