@@ -1,4 +1,4 @@
-"""Online learning, end to end: label → live-version latency, and what a 300-label infant stream does.
+"""Online learning, end to end: label → live-version latency, and how fast a burst of labels is learned.
 
 Copies a trained live model (its head, extractor and reference data) into a throw-away store and
 database, so the app's own model is untouched. The extractor's validation sets are split in two,
@@ -6,11 +6,13 @@ stratified by label: one half goes with the bench model and is what the forgetti
 other half is held out and only scored before and after. Stream images are infant photos the model
 trained on (matched to the reference by nearest embedding; every validation photo is left out).
 
-The same stream runs twice through the real path (POST /api/annotations/ → the job worker thread →
-partial_fit → MLflow version → live alias): with replay and the guard (the defaults), and with both
-switched off. Prints one JSON object.
+The stream runs through the real path (POST /api/annotations/ → the job worker thread → the correction
+refit → MLflow version → live alias) three times from the same base version: paced (each label waited
+for: the label → live latency), with the guard switched off, and as one burst (every label posted at once,
+as an import or a script would: how long until all are settled, and how many versions they made). Prints
+one JSON object.
 
-    .venv/bin/python bench/online.py --source-var /tmp/infantino-bench-var [--labels 300]
+    .venv/bin/python bench/online.py --source-var /tmp/infantino-bench-var [--labels 300] [--burst 100]
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ def parse_args() -> argparse.Namespace:
         help="var dir whose MLflow store holds the trained live model (with reference data)",
     )
     parser.add_argument("--source-model", default="infantino-expressions")
+    parser.add_argument(
+        "--artifacts", default="mlartifacts", help="the artifact folder in --source-var (a bench start's: artifacts)"
+    )
+    parser.add_argument("--burst", type=int, default=100, help="labels posted at once in the burst run (0: none)")
     parser.add_argument("--images", type=Path, default=shared_data().infant_dir)
     parser.add_argument("--labels", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
@@ -73,7 +79,7 @@ def main() -> None:
     torch.set_num_threads(settings.INFANTINO_TORCH_THREADS)
     source_registry = Registry(
         f"sqlite:///{args.source_var / 'mlflow.db'}",
-        artifact_root=(args.source_var / "mlartifacts").as_uri(),
+        artifact_root=(args.source_var / args.artifacts).as_uri(),
         model_name=args.source_model,
     )
     source = Source.load(source_registry, where=args.source_var, seed=args.seed)
@@ -86,8 +92,11 @@ def main() -> None:
     started = time.monotonic()
     warm_up()  # what the job worker does when it starts
     warm_seconds = time.monotonic() - started
-    with_guard = run_stream(source, base, stream, images, replay_size=settings.INFANTINO_REPLAY_SIZE, guard=True)
-    without = run_stream(source, base, stream, images, replay_size=0, guard=False)
+    with_guard = run_stream(source, base, stream, images, guard=True)
+    without = run_stream(source, base, stream, images, guard=False)
+    runs = {"paced_with_guard": with_guard, "paced_without_guard": without}
+    if args.burst:
+        runs["burst_with_guard"] = run_burst(source, base, stream, images[: args.burst])
     report = {
         "bench": "online",
         "machine": {
@@ -105,7 +114,9 @@ def main() -> None:
         "stream": stream.summary(),
         "setup_seconds": {"upload_and_predict": round(upload_seconds, 1), "warm_up": round(warm_seconds, 1)},
         "tolerance": settings.INFANTINO_FORGETTING_TOLERANCE,
-        "runs": {"replay_and_guard": with_guard, "no_replay_no_guard": without},
+        "cpu": cpu_name(),
+        "correction_strength": settings.INFANTINO_CORRECTION_STRENGTH,
+        "runs": runs,
         "work_dir": str(work),
     }
     print(json.dumps(report, indent=2))
@@ -182,25 +193,84 @@ def upload(stream: Stream) -> list[str]:
     ]
 
 
-def run_stream(
-    source: Source, base: str, stream: Stream, images: list[str], *, replay_size: int, guard: bool
-) -> dict[str, Any]:
-    """Post every label from the base version on, each once it is settled; score the live version at the end."""
+def cpu_name() -> dict[str, Any]:
+    """``lscpu``'s model name and whether the CPU has AVX2 and AVX-512: timings differ by CPU."""
+    import subprocess
+
+    text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    return {
+        "model": fields.get("Model name", "").strip(),
+        "avx2": "avx2" in flags,
+        "avx512": any(flag.startswith("avx512") for flag in flags),
+    }
+
+
+def reset_to(base: str, *, guard: bool) -> None:
+    """No labels, ``base`` live and served, the guard on or off."""
     from django.conf import settings
+
+    from annotations.models import Annotation
+    from infantino_site.jobs import wait_for_idle
+    from predictions import ml
+
+    wait_for_idle(120)
+    settings.INFANTINO_FORGETTING_GUARD = guard
+    Annotation.objects.all().delete()
+    bench_registry().set_live(base, by="bench")
+    ml.backend().serve(base)
+
+
+def run_burst(source: Source, base: str, stream: Stream, images: list[str]) -> dict[str, Any]:
+    """Every label posted at once, then how long until the last is settled and how many versions they made."""
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
     from annotations.models import Annotation
     from infantino_site.jobs import wait_for_idle
     from mlcore.labels import LABELS
-    from predictions import ml
 
-    settings.INFANTINO_REPLAY_SIZE = replay_size
-    settings.INFANTINO_FORGETTING_GUARD = guard
-    Annotation.objects.all().delete()
+    reset_to(base, guard=True)
+    client = APIClient()
+    client.force_authenticate(get_user_model().objects.get(username=BENCH_USER))
+    started = time.monotonic()
+    ids = []
+    for image, item in zip(images, stream.items, strict=False):
+        response = client.post("/api/annotations/", {"image": image, "label": LABELS[item.label]}, format="json")
+        assert response.status_code == 201, response.content
+        ids.append(response.json()["id"])
+    posted = time.monotonic() - started
+    statuses = [settle(Annotation, pk) for pk in ids]
+    settled = time.monotonic() - started
+    wait_for_idle(120)
     registry = bench_registry()
-    registry.set_live(base, by="bench")
-    ml.backend().serve(base)
+    made = Annotation.objects.filter(pk__in=ids).values_list("model_version", flat=True).distinct()
+    final = registry.load(registry.live_version())
+    return {
+        "labels": len(ids),
+        "seconds_to_post_all": round(posted, 2),
+        "seconds_until_all_settled": round(settled, 2),
+        "seconds_until_idle": round(time.monotonic() - started, 2),
+        "versions_made": len(set(made)),
+        "learned": statuses.count(Annotation.Status.LEARNED),
+        "held_back": statuses.count(Annotation.Status.HELD_BACK),
+        "live_version_after": final.version,
+        **scores(source, final),
+    }
+
+
+def run_stream(source: Source, base: str, stream: Stream, images: list[str], *, guard: bool) -> dict[str, Any]:
+    """Post every label from the base version on, each once it is settled; score the live version at the end."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from annotations.models import Annotation
+    from infantino_site.jobs import wait_for_idle
+    from mlcore.labels import LABELS
+
+    reset_to(base, guard=guard)
+    registry = bench_registry()
     client = APIClient()
     client.force_authenticate(get_user_model().objects.get(username=BENCH_USER))
     latencies, statuses = [], {"learned": 0, "held_back": 0, "queued": 0}
@@ -216,7 +286,6 @@ def run_stream(
     wait_for_idle(60)
     final = registry.load(registry.live_version())
     return {
-        "replay_size": replay_size,
         "guard": guard,
         "labels": len(images),
         **statuses,
