@@ -16,8 +16,8 @@ from pathlib import Path
 from django.db.models import Q, QuerySet
 
 from annotations.agreement import pairwise_agreement
+from annotations.consensus import decided_label
 from annotations.models import Annotation
-from annotations.selectors.votes import image_consensus
 from predictions.models import Expression, Prediction
 from predictions.selectors import predictions_shared
 
@@ -58,13 +58,18 @@ def export_rows() -> Iterator[ExportRow]:
     """One row per exported photo, read in chunks so a large project streams."""
     photos = predictions_exported().select_related("adjudication").prefetch_related("annotations__annotator")
     for photo in photos.iterator(chunk_size=CHUNK):
-        votes = [{"label": a.label, "annotator": a.annotator.get_username()} for a in photo.annotations.all()]
+        given = list(photo.annotations.all())
+        votes = [{"label": a.label, "annotator": a.annotator.get_username()} for a in given]
         decision = getattr(photo, "adjudication", None)
         yield ExportRow(
             id=str(photo.pk),
             created=photo.created.isoformat(),
             labels={vote["annotator"]: vote["label"] for vote in votes},
-            consensus=image_consensus(votes, adjudicated=decision.label if decision is not None else None),
+            consensus=decided_label(
+                [a.label for a in given],
+                adjudicated=decision.label if decision is not None else None,
+                suspect=any(a.suspect_since is not None for a in given),
+            ),
             adjudicated=decision is not None,
             agreement=pairwise_agreement([vote["label"] for vote in votes]),
             unusable=photo.unusable,

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from annotations.agreement import krippendorff_alpha_nominal, pairwise_agreement
 from annotations.models import Adjudication
 from annotations.selectors.blind import blindness_for
-from annotations.selectors.votes import adjudicated_labels, image_consensus, majority, settled_labels, votes_by_image
+from annotations.selectors.votes import decided_labels, majority, settled_labels, votes_by_image
 from predictions.models import Prediction
 from predictions.selectors import predictions_usable_for_learning
 
@@ -19,7 +19,7 @@ class ImageAgreement:
     image: Prediction
     labels: list[dict[str, str]]
     agreement: float | None
-    consensus: str | None  # the adjudicator's decision when there is one, else the majority
+    consensus: str | None  # the label that decided it (annotations.consensus.decided_label), if any
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,13 @@ def agreement_summary(*, conflicts_limit: int = 20) -> AgreementSummary:
     conflicted = [image_id for image_id, labels in by_image.items() if len({lab["label"] for lab in labels}) > 1]
     # Shown with their photos: only those annotators may see.
     images = list(predictions_usable_for_learning().filter(pk__in=conflicted).order_by("-created")[:conflicts_limit])
-    decided = adjudicated_labels([image.pk for image in images])
+    decided = decided_labels([image.pk for image in images])
     conflicts = [
         ImageAgreement(
             image=image,
             labels=by_image[image.pk],
             agreement=pairwise_agreement([lab["label"] for lab in by_image[image.pk]]),
-            consensus=image_consensus(by_image[image.pk], adjudicated=decided.get(image.pk)),
+            consensus=decided.get(image.pk),
         )
         for image in images
     ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 
 from annotations.models import Annotation, QueueSkip
-from annotations.selectors.votes import adjudicated_labels, majority, settled_labels, votes_by_image
+from annotations.selectors.votes import decided_labels, settled_labels
 from predictions.selectors import predictions_shared, predictions_usable_for_learning
 
 
@@ -30,9 +30,7 @@ class LabelingProgress:
 
 def labeling_progress(*, annotator: AbstractBaseUser) -> LabelingProgress:
     usable = set(predictions_usable_for_learning().values_list("pk", flat=True))
-    votes = votes_by_image()
-    decided = set(adjudicated_labels()) | set(settled_labels())
-    decided |= {image_id for image_id, labels in votes.items() if majority(labels) is not None}
+    decided = set(settled_labels()) | set(decided_labels())
     return LabelingProgress(
         total=len(usable),
         labeled=len(usable & decided),

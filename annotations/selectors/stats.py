@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from accounts.roles import ANNOTATOR_GROUP
 from annotations.models import Annotation, QueueSkip
-from annotations.selectors.votes import adjudicated_labels, image_consensus, votes_by_image
+from annotations.selectors.votes import adjudicated_labels, decided_labels, votes_by_image
 from predictions.models import Prediction
 
 
@@ -69,13 +69,9 @@ def _consensus_by_image() -> dict[object, str]:
     A lone vote is its own majority: counting it would score everyone 100 %.
     """
     votes = votes_by_image()
-    decided = adjudicated_labels()
-    found = {}
-    for image_id in set(votes) | set(decided):
-        labels = votes.get(image_id, [])
-        if image_id not in decided and len(labels) < 2:
-            continue
-        label = image_consensus(labels, adjudicated=decided.get(image_id))
-        if label is not None:
-            found[image_id] = label
-    return found
+    adjudicated = adjudicated_labels()
+    return {
+        image_id: label
+        for image_id, label in decided_labels().items()
+        if image_id in adjudicated or len(votes.get(image_id, [])) >= 2
+    }
