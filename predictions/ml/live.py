@@ -128,5 +128,4 @@ class LiveModel:
 
 def use_threads(threads: int) -> None:
     """This process's threads for every runtime (``mlcore.runtime``): the server's setting, or a command's own."""
-    if runtime.current().intra != threads:
-        runtime.configure(threads)
+    runtime.configure(threads)

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -17,6 +16,7 @@ from modelops.management.progress import StageBars
 from modelops.models import ModelChange
 from modelops.services import live_version_move
 from predictions.ml import FACE_DETECTORS, TrainingCancelled, TrainingRun, backend, data_folders, image_files
+from predictions.ml.live import use_threads
 from predictions.ml.training import RECIPE, latest_run
 
 SUMMARY = ("test_infant_accuracy", "test_infant_macro_f1", "infant_accuracy", "fer_accuracy")
@@ -58,7 +58,7 @@ class Command(BaseCommand):
             help="the head also learns each --unlabeled photo it is at least this sure of, as that answer (0: off)",
         )
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+        parser.add_argument("--threads", type=int, default=2, help="CPU threads of every runtime (default 2)")
         parser.add_argument("--run-name", help="checkpoint folder name under var/training (default: a timestamp)")
         parser.add_argument(
             "--resume",
@@ -74,7 +74,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        torch.set_num_threads(options["threads"])
+        use_threads(options["threads"])
         fer, images = _data_paths(options)
         if images is None:
             raise CommandError("no infant images: give --images DIR (one sub-folder per label) or --data")
