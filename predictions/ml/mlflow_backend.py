@@ -188,7 +188,11 @@ class MLflowBackend:
             result,
             parent=parent,
             baseline=(anchor, baseline, anchor_head),
-            params={"images": len(labels.new), "waiting": _count(labels.waiting), "took_waiting": result.took_waiting},
+            params={
+                "image": ",".join(str(label.image_id) for label in labels.new),
+                "waiting": _count(labels.waiting),
+                "took_waiting": result.took_waiting,
+            },
             tags={
                 "annotation_ids": ",".join(str(pk) for pk in labels.annotation_ids),
                 "label": ",".join(names) if len(set(names)) > 1 else names[0],
