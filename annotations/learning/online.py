@@ -13,10 +13,9 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 
-from annotations.agreement import consensus, labels_needed
+from annotations.consensus import decided_label
 from annotations.learning import lineage, replay
 from annotations.learning.consolidate import consolidate_when_due
 from annotations.learning.writer import LabelWaits, single_writer
@@ -114,13 +113,10 @@ def _others_decided(*, exclude: object) -> list[Decided]:
 
 
 def _decided(image_id: object, votes: list[Annotation]) -> str | None:
-    """An adjudicator's decision settles the image at once; without one, a majority once enough people labeled."""
+    """The label the queued votes decide (``annotations.consensus``: the one rule export and statistics use too)."""
     adjudicated = Adjudication.objects.filter(image_id=image_id).values_list("label", flat=True).first()
-    if adjudicated is not None:
-        return adjudicated if any(vote.label == adjudicated for vote in votes) else None
     suspect = any(vote.suspect_since is not None for vote in votes)  # sent back: waits for a second opinion
-    needed = labels_needed(per_image=settings.INFANTINO_LABELS_PER_IMAGE, suspect=suspect)
-    return consensus([vote.label for vote in votes], needed=needed)
+    return decided_label([vote.label for vote in votes], adjudicated=adjudicated, suspect=suspect)
 
 
 def _learn(batch: list[Decided], *, parent: str) -> str:
