@@ -6,11 +6,12 @@ its pool and held-out photos once, then feeds the pool's true labels in a seeded
 and scores the resulting head on the held-out photos after 10, 25, 50 and all labels:
 
 - ``anchor``: the start model's head, no label learned;
-- ``partial_fit``: today's online line before this change, ``partial_fit`` steps with replay under the guard
-  (``mlcore.learner.update_head``), label by label;
 - ``mlp_refit``: a fresh MLP head on the replay pool plus the labels (the consolidation before this change);
 - ``mlp_refit_pool_only``: the same without any label (what the replay pool alone gives);
-- ``correction/<strength>``: the anchor's output layer corrected on the labels (``mlcore.correction``).
+- ``correction/<strength>``: the anchor's output layer corrected on the labels (``mlcore.correction``);
+- ``online_line/<strength>``: the shipped line, label by label under the guard (held-back labels tried again).
+
+``partial_fit``, the update before the correction, is replayed by this script as it was at commit 0bc7015.
 
 Prints one JSON document: per rule and checkpoint, held-out accuracy and macro-F1 pooled over the rotations, the
 paired difference from the anchor with a 95 % bootstrap interval, FER2013 and infant validation accuracy.
@@ -46,14 +47,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True, help="where bench/learning_curve.py keeps start models")
     parser.add_argument("--layout", choices=sorted(maths.LAYOUTS), default="3-1-1")
     parser.add_argument("--rotations", type=int, default=5)
+    parser.add_argument("--recipe", type=Path, help="the JSON of TrainConfig fields the start models were pinned to")
     parser.add_argument("--strengths", type=float, nargs="+", default=[1.0, 4.0, 16.0])
-    parser.add_argument("--skip-partial-fit", action="store_true", help="the slowest rule (seconds per label)")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
     started = time.monotonic()
-    rotations = [rotation_data(args.work, args.layout, r) for r in range(args.rotations)]
+    recipe = json.loads(args.recipe.read_text()) if args.recipe else {}
+    rotations = [rotation_data(args.work, args.layout, r, recipe) for r in range(args.rotations)]
     rotations = [r for r in rotations if r is not None]
     if not rotations:
         sys.exit(f"no start model of layout {args.layout} in {args.work}: run bench/learning_curve.py first")
@@ -63,8 +65,9 @@ def main() -> None:
         order = np.random.default_rng(data["rotation"]).permutation(len(data["pool_y"]))
         marks = [m for m in MARKS if m < len(order)] + [len(order)]
         for name, rule in rules.items():
-            for mark, head in rule(data, order, marks):
-                scores[name].setdefault(mark if mark != len(order) else -1, []).append(scored(head, data))
+            for mark, head, *held in rule(data, order, marks):
+                found = scored(head, data) | {"held_back": held[0] if held else 0}
+                scores[name].setdefault(mark if mark != len(order) else -1, []).append(found)
     report = {
         "bench": "online_update",
         "layout": args.layout,
@@ -77,7 +80,7 @@ def main() -> None:
     print(json.dumps(report, indent=2))
 
 
-def rotation_data(work: Path, layout: str, rotation: int) -> dict[str, Any] | None:
+def rotation_data(work: Path, layout: str, rotation: int, recipe: dict[str, Any]) -> dict[str, Any] | None:
     """The start model of ``rotation`` (None if not trained yet), its pool and held-out photos embedded."""
     from bench.crossval import photo_folds
     from bench.learning_curve_start import cache_key, embedded, names_digest, registry_in, start_config
@@ -86,7 +89,7 @@ def rotation_data(work: Path, layout: str, rotation: int) -> dict[str, Any] | No
     assert data.infant_dir is not None
     folds = photo_folds(data.infant_dir, k=maths.FOLDS, seed=0)
     split = maths.partition(folds, layout, rotation=rotation)
-    config = start_config(base_config("full", data), {}, folds, split)
+    config = start_config(base_config("full", data), recipe, folds, split)
     folder = work / f"start-{cache_key(config)}"
     marker = folder / "start.json"
     if not marker.exists():
@@ -110,10 +113,9 @@ def rotation_data(work: Path, layout: str, rotation: int) -> dict[str, Any] | No
 
 def rule_table(args: argparse.Namespace) -> dict[str, Any]:
     rules: dict[str, Any] = {"anchor": anchor_rule, "mlp_refit": mlp_refit_rule, "mlp_refit_pool_only": pool_only}
-    if not args.skip_partial_fit:
-        rules["partial_fit"] = partial_fit_rule
     for strength in args.strengths:
         rules[f"correction/{strength:g}"] = correction_rule(strength)
+        rules[f"online_line/{strength:g}"] = online_line_rule(strength)
     return rules
 
 
@@ -143,30 +145,38 @@ def mlp_refit_rule(data: dict[str, Any], order: np.ndarray, marks: list[int]) ->
         yield mark, refit_head(x, y, reference=data["reference"], source_share=share)
 
 
-def partial_fit_rule(data: dict[str, Any], order: np.ndarray, marks: list[int]) -> Any:
-    """Today's online line: each label a guarded ``partial_fit`` update of the live head, accepted or not."""
-    from mlcore import learner
+def online_line_rule(strength: float) -> Any:
+    """The shipped online line: each label an update (``mlcore.learner.update_head``) judged by the guard; a label
+    held back waits and is tried again with every later one."""
 
-    anchor = data["model"].head
-    live = anchor
-    learned: list[int] = []
-    for i, row in enumerate(order, 1):
-        earlier = np.array(learned, dtype=np.int64)
-        result = learner.update_head(
-            live,
-            data["pool_x"][row][None, :],
-            data["pool_y"][row : row + 1],
-            reference=data["reference"],
-            anchor=anchor if live is not anchor else None,
-            earlier_x=data["pool_x"][earlier] if len(earlier) else None,
-            earlier_y=data["pool_y"][earlier] if len(earlier) else None,
-            config=learner.LearnerConfig(seed=int(row)),
-        )
-        learned.append(int(row))
-        if result.accepted:
-            live = result.head
-        if i in marks:
-            yield i, live
+    def rule(data: dict[str, Any], order: np.ndarray, marks: list[int]) -> Any:
+        from mlcore import learner
+
+        anchor = data["model"].head
+        live, learned, waiting = anchor, [], []
+        config = learner.LearnerConfig(strength=strength)
+        x, y = data["pool_x"], data["pool_y"]
+        for i, row in enumerate(order, 1):
+            result = learner.update_head(
+                anchor,
+                new=(x[row : row + 1], y[row : row + 1]),
+                learned=(x[learned], y[learned]) if learned else None,
+                waiting=(x[waiting], y[waiting]) if waiting else None,
+                parent=None if live is anchor else live,
+                reference=data["reference"],
+                config=config,
+            )
+            if result.accepted:
+                live = result.head
+                learned.append(int(row))
+                if result.took_waiting:
+                    learned, waiting = learned + waiting, []
+            else:
+                waiting.append(int(row))
+            if i in marks:
+                yield i, live, len(waiting)
+
+    return rule
 
 
 def correction_rule(strength: float) -> Any:
@@ -218,6 +228,7 @@ def summarised(scores: dict[str, dict[int, list[dict[str, Any]]]]) -> dict[str, 
                 "minus_anchor": [round(float(diff.mean()), 4), round(float(low), 4), round(float(high), 4)],
                 "fer_accuracy": round(float(np.mean([r["fer"] for r in runs if r["fer"] is not None])), 4),
                 "infant_val_accuracy": round(float(np.mean([r["infant_val"] for r in runs])), 4),
+                "held_back": int(sum(r["held_back"] for r in runs)),
             }
     return out
 
