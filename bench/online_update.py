@@ -104,6 +104,7 @@ def rotation_data(work: Path, layout: str, rotation: int, recipe: dict[str, Any]
         "model": model,
         "reference": reference,
         "kind": registry.version_info(version).tags.get("kind", ""),
+        "temperature": model.temperature,
         "pool_x": embedded(model, paths["pool"], folder / f"pool-{names_digest([str(p) for p in paths['pool']])}.npy"),
         "pool_y": folds.labels[split.pool],
         "held_x": embedded(model, paths["held"], folder / f"held-{names_digest([str(p) for p in paths['held']])}.npy"),
@@ -195,9 +196,11 @@ def scored(head: Any, data: dict[str, Any]) -> dict[str, Any]:
     from mlcore.learner import evaluate
     from mlcore.online import head_probabilities
 
-    predicted = head_probabilities(head, data["held_x"]).argmax(axis=1)
+    probabilities = head_probabilities(head, data["held_x"], temperature=data.get("temperature", 1.0))
+    predicted = probabilities.argmax(axis=1)
     metrics = evaluate(head, data["reference"])
     return {
+        "probabilities": probabilities,
         "correct": predicted == data["held_y"],
         "predicted": predicted,
         "truth": data["held_y"],
@@ -208,7 +211,7 @@ def scored(head: Any, data: dict[str, Any]) -> dict[str, Any]:
 
 def summarised(scores: dict[str, dict[int, list[dict[str, Any]]]]) -> dict[str, Any]:
     """Pooled over rotations; the paired difference from the anchor at the same checkpoint, with its interval."""
-    from mlcore.metrics import macro_f1
+    from mlcore.metrics import expected_calibration_error, macro_f1
 
     out: dict[str, Any] = {}
     anchor = scores["anchor"]
@@ -222,9 +225,11 @@ def summarised(scores: dict[str, dict[int, list[dict[str, Any]]]]) -> dict[str, 
             draws = rng.integers(0, len(diff), size=(BOOTSTRAP, len(diff)))
             low, high = np.percentile(diff[draws].mean(axis=1), [2.5, 97.5])
             truth = np.concatenate([r["truth"] for r in runs])
+            probabilities = np.concatenate([r["probabilities"] for r in runs])
             out[name]["all" if mark < 0 else str(mark)] = {
                 "accuracy": round(float(correct.mean()), 4),
                 "macro_f1": round(macro_f1(truth, np.concatenate([r["predicted"] for r in runs])), 4),
+                "ece": round(expected_calibration_error(probabilities, truth), 4),
                 "minus_anchor": [round(float(diff.mean()), 4), round(float(low), 4), round(float(high), 4)],
                 "fer_accuracy": round(float(np.mean([r["fer"] for r in runs if r["fer"] is not None])), 4),
                 "infant_val_accuracy": round(float(np.mean([r["infant_val"] for r in runs])), 4),
