@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+JOBS_FINISH_SECONDS = 120  # the longest a test's background jobs may run on after it
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +26,37 @@ def django_db_modify_db_settings(
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.getbasetemp() / "test-db.sqlite3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """MD5 for the accounts tests make: the app's PBKDF2 costs 0.3 s of CPU per password set or checked here, paid
+    by every annotator a test creates. Tests about passwords themselves name their own hasher."""
+    from django.test.utils import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def app_server_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Servers started by tests copy one migrated database and link one set of collected static files (made once
+    per session, at the first server) instead of migrating and collecting for each."""
+    from tests import servers
+
+    servers.TEMPLATES.root = tmp_path_factory.getbasetemp() / "app-template"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test's background jobs end with it, before its fixtures are torn down: a job still running would find
+    the real backend put back, or write into the next test's database."""
+    try:
+        return (yield)
+    finally:
+        from infantino_site import jobs
+
+        jobs.wait_for_idle(timeout=JOBS_FINISH_SECONDS)
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import http.client
 import http.server
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,7 +18,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,11 +93,49 @@ def manage(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.
     )
 
 
+class AppTemplate:
+    """One migrated SQLite database and one set of collected static files per test session, made at the first
+    server: a server in the embedded profile starts from copies of them instead of migrating and collecting."""
+
+    DATABASE = "infantino.sqlite3"
+
+    def __init__(self) -> None:
+        self.root: Path | None = None  # set by the session fixture in tests/conftest.py
+        self._lock = threading.Lock()
+
+    def ready(self) -> Path:
+        if self.root is None:
+            raise RuntimeError("tests.servers.TEMPLATES.root is not set (tests/conftest.py sets it per session)")
+        with self._lock:
+            if not (self.root / "ready").exists():
+                env = app_env(self.root)
+                manage(env, "migrate", "--noinput")
+                manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+                with closing(sqlite3.connect(self.root / self.DATABASE)) as database:
+                    database.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the copy is the whole database
+                (self.root / "ready").touch()
+        return self.root
+
+    def prepare(self, env: dict[str, str]) -> None:
+        """Give an app its static files and, in the embedded profile, its database; a database already there (a
+        restart) or on PostgreSQL is migrated as it is."""
+        var_dir = Path(env["INFANTINO_VAR_DIR"])
+        var_dir.mkdir(parents=True, exist_ok=True)
+        if env.get("DATABASE_URL") or (var_dir / self.DATABASE).exists():
+            manage(env, "migrate", "--noinput")
+        else:
+            shutil.copyfile(self.ready() / self.DATABASE, var_dir / self.DATABASE)
+        if not (var_dir / "static").exists():
+            (var_dir / "static").symlink_to(self.ready() / "static", target_is_directory=True)
+
+
+TEMPLATES = AppTemplate()
+
+
 @contextmanager
 def app_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """Migrate, collect static files and serve the app under daphne; yields its base URL."""
-    manage(env, "migrate", "--noinput")
-    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    """Serve the app under daphne, its database migrated and static files collected (``TEMPLATES``); yields its URL."""
+    TEMPLATES.prepare(env)
     port = free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import global_settings
 from django.contrib.auth.hashers import MD5PasswordHasher, PBKDF2PasswordHasher
 from django.core.cache import cache
 from django.core.management import call_command
@@ -152,6 +153,7 @@ def test_the_lockout_ends_when_its_window_passes_however_often_it_was_tried_mean
 @pytest.fixture
 def costly(guarded, make_user):  # type: ignore[no-untyped-def]
     """The production hasher, and an account locked by its first wrong password."""
+    guarded.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # the app names none: Django's own, PBKDF2 first
     guarded.INFANTINO_LOGIN_FAILURES_PER_ACCOUNT = 1
     return make_user("ann")
 
@@ -160,16 +162,18 @@ def costly(guarded, make_user):  # type: ignore[no-untyped-def]
 def test_a_refused_guess_costs_under_20_ms_where_a_checked_one_pays_for_the_hasher(door, costly, hasher_runs):
     sign_in, wrong, _ = DOORS[door]
     hasher_runs.clear()
-    started = time.perf_counter()
+    # CPU time of this thread (the test client answers in it): what a guess costs the server, and unlike the wall
+    # clock not inflated by whatever else a busy machine runs.
+    started = time.thread_time()
     assert sign_in("ann", WRONG, "10.3.0.1")[0] == wrong
-    checked = time.perf_counter() - started
+    checked = time.thread_time() - started
     assert hasher_runs == ["PBKDF2PasswordHasher"]  # that one was checked, by the production hasher
 
     refused = []
     for n in range(2, 8):
-        started = time.perf_counter()
+        started = time.thread_time()
         assert sign_in("ann", WRONG, f"10.3.0.{n}")[0] == 429
-        refused.append(time.perf_counter() - started)
+        refused.append(time.thread_time() - started)
 
     assert min(refused) < 0.020, refused
     assert checked > 5 * min(refused), (checked, refused)
