@@ -50,6 +50,7 @@ def policy_for(request: HttpRequest) -> str:
     directives = {name: list(sources) for name, sources in POLICY.items()}
     if origin := image_origin():
         directives["img-src"].append(origin)
+        directives["media-src"] = ["'self'", origin]  # clips play from the same private bucket, presigned
     if origin := websocket_origin(request):
         directives["connect-src"].append(origin)
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())

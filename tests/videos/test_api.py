@@ -14,7 +14,6 @@ from annotations.models import Annotation
 from predictions.ml import LABELS
 from predictions.models import Prediction
 from predictions.selectors import predictions_usable_for_learning
-from predictions.signals import photos_withdrawn
 from tests.videos.clips import blank_clip, faces_clip
 from videos.models import Moment, Video
 
@@ -231,7 +230,12 @@ def test_a_moment_without_a_face_is_refused(fake_backend, inline_jobs, tmp_path:
 
 
 def test_deleting_a_clip_removes_its_file_timeline_and_the_photos_sent_from_it_and_unlearns_them(
-    fake_backend, inline_jobs, tmp_path: Path, isolated_media: Path, django_user_model
+    fake_backend,
+    inline_jobs,
+    tmp_path: Path,
+    isolated_media: Path,
+    django_user_model,
+    django_capture_on_commit_callbacks,
 ):
     client = APIClient()
     video_id = inline_jobs(client, faces_clip(tmp_path / "a.mp4"), consent=True)
@@ -239,20 +243,46 @@ def test_deleting_a_clip_removes_its_file_timeline_and_the_photos_sent_from_it_a
     Annotation.objects.create(
         image_id=photo_id, label="happy", annotator=django_user_model.objects.create_user("nurse"), status="learned"
     )
-    withdrawn: list[list[str]] = []
-
-    def heard(sender: object, *, image_ids: list[str], **_: object) -> None:
-        withdrawn.append(image_ids)
-
-    photos_withdrawn.connect(heard, weak=False)
+    live_before = fake_backend.live
     assert any(isolated_media.rglob("videos/*")) and any(isolated_media.rglob("uploads/*"))
 
-    response = client.delete(f"/api/videos/{video_id}/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.delete(f"/api/videos/{video_id}/")
 
     assert response.status_code == 204
     assert Video.objects.count() == 0 and Moment.objects.count() == 0
     assert not Prediction.objects.filter(pk=photo_id).exists() and Annotation.objects.count() == 0
     assert not any(path.is_file() for path in isolated_media.rglob("*"))
     assert client.get(f"/api/videos/{video_id}/").status_code == 404
-    photos_withdrawn.disconnect(heard)
-    assert withdrawn == [[photo_id]]  # the photos' own deletion event: the live model is refitted without it
+    # The photo had been learned: as for any learned photo deleted, the live model is refitted without it.
+    assert fake_backend.live != live_before
+    assert fake_backend.version_info(fake_backend.live).tags["kind"] == "unlearn"
+
+
+def test_clips_from_the_private_bucket_may_play_under_the_pages_policy(settings, rf):
+    from infantino_site import csp
+
+    settings.SERVE_MEDIA = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "infantino_site.storage.S3ImageStorage",
+            "OPTIONS": {
+                "bucket_name": "photos",
+                "endpoint_url": "https://s3.example.org:9000",
+                "access_key": "key",
+                "secret_key": "secret",
+                "region_name": "eu-west-1",
+                "connect_timeout": 1,
+                "read_timeout": 2,
+                "max_attempts": 1,
+            },
+        },
+    }
+    csp.image_origin.cache_clear()
+    try:
+        policy = csp.policy_for(rf.get("/videos/x/"))
+    finally:
+        csp.image_origin.cache_clear()
+
+    assert "media-src 'self' https://s3.example.org:9000" in policy
