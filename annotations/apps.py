@@ -3,6 +3,11 @@ from __future__ import annotations
 import threading
 
 from django.apps import AppConfig
+from django.conf import settings
+
+from infantino_site import jobs
+
+ONLINE = "online"  # the Celery queue of the single writer
 
 
 class AnnotationsConfig(AppConfig):
@@ -13,13 +18,26 @@ class AnnotationsConfig(AppConfig):
         from celery.signals import worker_process_init
 
         # Imported here: they read models, which cannot be imported while the apps are loading.
-        from annotations import receivers
+        from annotations import receivers, tasks
+        from modelops.signals import consolidation_requested
         from predictions import signals
 
         worker_process_init.connect(_warm_up_celery_worker, weak=False, dispatch_uid="annotations-warm-up")
+        consolidation_requested.connect(receivers.queue_consolidation, dispatch_uid="annotations.consolidation")
         signals.photos_deleting.connect(receivers.unlearn_deleted_photos, dispatch_uid="annotations.photos_deleting")
         signals.consent_withdrawn.connect(receivers.unlearn_unshared_photos, dispatch_uid="annotations.consent")
         signals.person_data_deleting.connect(receivers.delete_labels_of_person, dispatch_uid="annotations.person")
+        # Online learning goes to one worker process (`-Q online --concurrency 1`): one writer, labels in order.
+        for job in (tasks.learn, tasks.undo, tasks.unlearn, tasks.consolidate, tasks.warm_up):
+            jobs.register(job, queue=ONLINE)
+        # Every waiting label queued again: periodically, and at once as a worker starts (however recent), so the
+        # labels a dead worker held are learned, not lost.
+        jobs.register(
+            tasks.learn_waiting,
+            queue=ONLINE,
+            every=lambda: settings.INFANTINO_RELEARN_AFTER_SECONDS,
+            on_worker_start={"older_than": 0},
+        )
 
 
 def _warm_up_celery_worker(**_: object) -> None:

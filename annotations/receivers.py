@@ -22,3 +22,8 @@ def unlearn_unshared_photos(sender: Any, *, image_ids: list[str], **_: Any) -> N
 def delete_labels_of_person(sender: Any, *, user: AbstractBaseUser, **_: Any) -> int:
     """``predictions.signals.person_data_deleting``: the labels the person gave go too; answers how many."""
     return services.person_labels_delete(user=user)
+
+
+def queue_consolidation(sender: Any, *, user_id: int, **_: Any) -> None:
+    """``modelops.signals.consolidation_requested``: the single writer refits the live head on every label."""
+    services.consolidation_queue(user_id=user_id)

@@ -248,3 +248,8 @@ def _unlearn_on_commit(*, image_ids: list[str], why: str) -> None:
     shown = ", ".join(image_ids[:5]) + (f" and {len(image_ids) - 5} more" if len(image_ids) > 5 else "")
     reason = f"{why}: image{'s' if len(image_ids) > 1 else ''} {shown}"
     transaction.on_commit(lambda: enqueue("annotations.tasks.unlearn", reason=reason))
+
+
+def consolidation_queue(*, user_id: int | None) -> None:
+    """Once the request commits, the single writer refits the live head on every label plus replay."""
+    transaction.on_commit(lambda: enqueue("annotations.tasks.consolidate", user_id=user_id))

@@ -1,8 +1,8 @@
 """The Celery app for production's background workers (``celery -A infantino_site worker -Q online …``).
 
-One task runs any job by its dotted path; ``route_job`` sends it to the job's queue and beat runs the periodic
-jobs, both as ``infantino_site.jobs``'s table says. A failed job is retried by the jobs' retry policy, and a
-worker that starts queues every waiting label again, so labels whose worker died are not lost.
+One task runs any registered job by its dotted path; ``route_job`` sends it to the job's queue and beat runs the
+periodic jobs, both as the apps registered them in ``infantino_site.jobs``. A failed job is retried by the jobs'
+retry policy, and a worker that starts queues every waiting label again, so labels whose worker died are not lost.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import django
 from celery import Celery, Task
 from celery.signals import worker_ready
+from django.apps import apps
 from django.conf import settings
 
 from infantino_site import jobs
@@ -61,6 +63,11 @@ def run_job(self: Task, path: str, kwargs: dict[str, Any]) -> None:
 
 @app.on_after_configure.connect
 def _schedule_periodic_jobs(sender: Celery, **_: Any) -> None:
+    """Beat runs the periodic jobs the apps registered: Django's apps are made ready first, as they register them."""
+    # A worker or beat process reads its configuration before Celery's Django fixup sets Django up; in a web process
+    # the apps are ready long before (the configuration is read on the first job sent).
+    if not apps.ready and not apps.loading:
+        django.setup()
     for path, seconds in jobs.periodic_jobs().items():
         sender.add_periodic_task(seconds, run_job.s(path, {}), name=path)
 
@@ -68,5 +75,5 @@ def _schedule_periodic_jobs(sender: Celery, **_: Any) -> None:
 @worker_ready.connect
 def _run_start_jobs(sender: Any = None, **_: Any) -> None:
     """A starting worker queues every waiting label again: those a dead worker held are learned, not lost."""
-    for path, kwargs in jobs.ON_WORKER_START:
+    for path, kwargs in jobs.worker_start_jobs():
         jobs.send(path, kwargs)

@@ -1,6 +1,9 @@
 """Background jobs: the job table, the retry policy and ``enqueue``, whichever runner runs them.
 
-Runners (``INFANTINO_JOB_RUNNER``): in-process worker threads (embedded: one for retrains, one for everything
+Each app registers its own jobs (``register``, in its ``AppConfig.ready``): the queue each goes to, which run by
+themselves and which as a worker starts; this module names no app. Only a registered job is ever run.
+
+Runners (``INFANTINO_JOB_RUNNER``): in-process worker threads (embedded: one per long jobs' queue, one for everything
 else), Celery workers (production; the app in ``infantino_site.celery`` hands itself over through ``send_with``),
 or inline. A job that raises runs again later, after a delay that doubles each time (``retry_after``): a label
 whose update failed because MLflow or S3 was unreachable waits and is learned once the service is back. Every
@@ -9,7 +12,6 @@ job must therefore be safe to run twice; the single writer checks what is done a
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import queue
@@ -17,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -27,43 +30,73 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# ---- the job table -----------------------------------------------------------------------------------
-TASK_NAME = "infantino.run_job"  # the one Celery task: it runs any job by its dotted path
+# ---- the job table: each app registers its own jobs (``register`` in its AppConfig.ready) -------------------
+TASK_NAME = "infantino.run_job"  # the one Celery task: it runs any registered job by its dotted path
 DEFAULT_QUEUE = "celery"  # Celery's own default queue
-LEARN_WAITING = "annotations.tasks.learn_waiting"
-DELETE_EXPIRED = "predictions.tasks.delete_expired"
-RETENTION_EVERY_SECONDS = 3600.0  # retention counts in days: an hour late is on time
-# Online-learning jobs go to one worker process (`-Q online --concurrency 1`: one writer, in order), retrains
-# to their own worker(s) so a long retrain never delays a label; anything else to the default queue.
-QUEUES = {
-    "annotations.tasks.learn": "online",
-    "annotations.tasks.undo": "online",
-    "annotations.tasks.unlearn": "online",  # the head refit without a deleted photo: the single writer's job
-    "annotations.tasks.consolidate": "online",  # the head refit on every label: the single writer's too
-    "annotations.tasks.warm_up": "online",
-    LEARN_WAITING: "online",
-    "modelops.tasks.run_retrain": "training",
-    # A clip's analysis takes minutes: its own workers (`-Q video`, as many as there are clips to analyse at once),
-    # so a clip never waits behind a retrain or delays a label, and a retrain never waits behind clips.
-    "videos.tasks.analyse": "video",
-}
-# Run as a worker starts: every waiting label is queued again, however recent, so those a dead worker held
-# are learned, not lost.
-ON_WORKER_START: tuple[tuple[str, dict[str, Any]], ...] = ((LEARN_WAITING, {"older_than": 0}),)
+SHARED_LANE = "jobs"  # the embedded runner's thread for every job without a lane of its own
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background job: its function, the Celery queue it goes to, and when it runs by itself."""
+
+    function: Callable[..., Any]
+    queue: str = DEFAULT_QUEUE
+    # The embedded runner gives the job's queue a worker thread of its own, at a lower priority (INFANTINO_TRAIN_NICE):
+    # minutes of work (a retrain, a clip) never delay a label, and pages go first.
+    own_lane: bool = False
+    every: float | Callable[[], float] | None = None  # seconds between runs by itself (Celery beat, the idle thread)
+    on_worker_start: dict[str, Any] | None = None  # run with these arguments as a worker starts
+
+
+JOBS: dict[str, Job] = {}
+
+
+def job_path(function: Callable[..., Any]) -> str:
+    """The dotted path a job is queued by (JSON for Celery): its module and name."""
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+def register(
+    function: Callable[..., Any],
+    *,
+    queue: str = DEFAULT_QUEUE,
+    own_lane: bool = False,
+    every: float | Callable[[], float] | None = None,
+    on_worker_start: dict[str, Any] | None = None,
+) -> str:
+    """Make ``function`` a job that ``enqueue`` may queue and a worker may run; returns its path."""
+    path = job_path(function)
+    JOBS[path] = Job(function, queue, own_lane, every, on_worker_start)
+    return path
 
 
 def periodic_jobs() -> dict[str, float]:
     """Jobs run every so many seconds: by Celery beat, or by the worker thread whenever it has been idle."""
     return {
-        LEARN_WAITING: float(settings.INFANTINO_RELEARN_AFTER_SECONDS),
-        DELETE_EXPIRED: RETENTION_EVERY_SECONDS,
-        "videos.tasks.delete_expired": RETENTION_EVERY_SECONDS,
+        path: float(job.every() if callable(job.every) else job.every)
+        for path, job in JOBS.items()
+        if job.every is not None
     }
 
 
+def worker_start_jobs() -> list[tuple[str, dict[str, Any]]]:
+    """Jobs run as a worker starts (every waiting label queued again: those a dead worker held are not lost)."""
+    return [(path, dict(job.on_worker_start)) for path, job in JOBS.items() if job.on_worker_start is not None]
+
+
 def queue_for(path: str) -> str:
-    """The Celery queue a job goes to: online learning to ``online``, retrains to ``training``."""
-    return QUEUES.get(path, DEFAULT_QUEUE)
+    """The Celery queue a job goes to, as its app registered it."""
+    job = JOBS.get(path)
+    return DEFAULT_QUEUE if job is None else job.queue
+
+
+def job_for(path: str) -> Job:
+    """The registered job at ``path``; a path nobody registered is refused, never imported and run."""
+    job = JOBS.get(path)
+    if job is None:
+        raise LookupError(f"no background job {path!r} is registered (apps register theirs: jobs.register)")
+    return job
 
 
 # ---- the retry policy, for every runner ---------------------------------------------------------------
@@ -83,17 +116,11 @@ def retry_after(path: str, attempt: int, error: Exception) -> float | None:
 
 
 # ---- enqueue -------------------------------------------------------------------------------------------
-TRAINING = "training"
-VIDEO = "video"
 _celery: Celery | None = None
-# The embedded runner mirrors the Celery queues that matter: a retrain of several minutes has a worker thread of its
-# own, so a label enqueued meanwhile is learned at once, and so has a clip's analysis; every other job shares the "jobs"
-# thread, in order.
-_queues: dict[str, queue.Queue[tuple[str, dict[str, Any], int]]] = {
-    "jobs": queue.Queue(),
-    TRAINING: queue.Queue(),
-    VIDEO: queue.Queue(),
-}
+# The embedded runner mirrors the Celery queues that matter: a job registered with ``own_lane`` (a retrain of several
+# minutes, a clip's analysis) has a worker thread per queue, made on its first job, so a label enqueued meanwhile is
+# learned at once; every other job shares the "jobs" thread, in order.
+_queues: dict[str, queue.Queue[tuple[str, dict[str, Any], int]]] = {SHARED_LANE: queue.Queue()}
 _workers: dict[str, threading.Thread] = {}
 _worker_lock = threading.Lock()
 _pending_retries = 0  # jobs waiting on a retry timer: not idle yet
@@ -101,7 +128,8 @@ _pending_lock = threading.Lock()
 
 
 def enqueue(path: str, **kwargs: Any) -> None:
-    """Run the function at dotted ``path`` with ``kwargs`` (JSON-serialisable) in the background."""
+    """Run the registered job at dotted ``path`` with ``kwargs`` (JSON-serialisable) in the background."""
+    job_for(path)  # an unknown job fails here, in the caller, not later in a worker
     runner = settings.INFANTINO_JOB_RUNNER
     if runner == "inline":
         run_job(path, kwargs)
@@ -109,7 +137,7 @@ def enqueue(path: str, **kwargs: Any) -> None:
         send(path, kwargs)
     else:
         lane = _lane(path)
-        _ensure_worker("jobs")  # the one that sweeps waiting labels and runs the periodic jobs, whatever came first
+        _ensure_worker(SHARED_LANE)  # it sweeps waiting labels and runs the periodic jobs, whatever came first
         _ensure_worker(lane)
         _queues[lane].put((path, kwargs, 0))
 
@@ -128,19 +156,19 @@ def send(path: str, kwargs: dict[str, Any]) -> None:
 
 
 def run_job(path: str, kwargs: dict[str, Any]) -> Any:
-    return _resolve(path)(**kwargs)
+    return job_for(path).function(**kwargs)
 
 
 def wait_for_idle(timeout: float | None = None) -> None:
     """Block until the in-process queues are drained and no retry is pending (tests and shutdown)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        for waiting in _queues.values():
+        for waiting in list(_queues.values()):
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             waiting.join() if remaining is None else _join_with_timeout(waiting, remaining)
         with _pending_lock:
             # A job on one queue may enqueue one on the other after that was joined: idle is both empty at once.
-            if _pending_retries == 0 and all(waiting.unfinished_tasks == 0 for waiting in _queues.values()):
+            if _pending_retries == 0 and all(waiting.unfinished_tasks == 0 for waiting in list(_queues.values())):
                 return
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"background jobs still waiting to be retried after {timeout} s")
@@ -159,37 +187,34 @@ def _join_with_timeout(waiting: queue.Queue[Any], timeout: float) -> None:
         raise TimeoutError(f"background jobs still running after {timeout} s")
 
 
-def _resolve(path: str) -> Callable[..., Any]:
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
 # ---- the in-process worker threads -----------------------------------------------------------------------
 def _lane(path: str) -> str:
-    return queue_for(path) if queue_for(path) in (TRAINING, VIDEO) else "jobs"
+    job = job_for(path)
+    return job.queue if job.own_lane else SHARED_LANE
 
 
 def _ensure_worker(lane: str) -> None:
     with _worker_lock:
+        _queues.setdefault(lane, queue.Queue())
         worker = _workers.get(lane)
         if worker is None or not worker.is_alive():
-            target, args = (_work, ()) if lane == "jobs" else (_train, (lane,))
+            target, args = (_work, ()) if lane == SHARED_LANE else (_train, (lane,))
             _workers[lane] = threading.Thread(target=target, args=args, name=f"infantino-{lane}", daemon=True)
             _workers[lane].start()
 
 
 def _work() -> None:
-    for path, kwargs in ON_WORKER_START:
+    for path, kwargs in worker_start_jobs():
         _run_quietly(path, kwargs)
     idle_every = min(periodic_jobs().values(), default=3600)
     while True:
         try:
-            job = _queues["jobs"].get(timeout=idle_every)
+            job = _queues[SHARED_LANE].get(timeout=idle_every)
         except queue.Empty:
             for path in periodic_jobs():
                 _run_quietly(path, {})
             continue
-        _run_taken("jobs", *job)
+        _run_taken(SHARED_LANE, *job)
 
 
 def _train(lane: str) -> None:

@@ -5,6 +5,10 @@ from typing import Any
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
 
+from infantino_site import jobs
+
+RETENTION_EVERY_SECONDS = 3600.0  # retention counts in days: an hour late is on time
+
 
 def _claim_uploads(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """On sign-in, what this browser uploaded anonymously moves to the account."""
@@ -21,4 +25,7 @@ class PredictionsConfig(AppConfig):
     verbose_name = "Predictions"
 
     def ready(self) -> None:
+        from predictions import tasks
+
         user_logged_in.connect(_claim_uploads, dispatch_uid="predictions.claim_uploads")
+        jobs.register(tasks.delete_expired, every=RETENTION_EVERY_SECONDS)  # Celery's default queue

@@ -129,3 +129,19 @@ def test_nothing_is_queued_when_the_deletion_rolls_back(shared_photos, make_anno
         raise RuntimeError("the request failed after the delete")
 
     assert unlearned == [] and Prediction.objects.filter(pk=photo).exists()
+
+
+def test_a_consolidation_asked_for_on_the_dashboard_is_queued_by_the_labeling_room_on_commit(
+    make_annotator, monkeypatch, on_commit
+):
+    from modelops.services import consolidation_start
+
+    queued = []
+    monkeypatch.setattr("annotations.services.enqueue", lambda path, **kw: queued.append((path, kw)))
+    staff = make_annotator("staff", is_staff=True)
+
+    with on_commit():
+        consolidation_start(user=staff)
+        assert queued == []  # not before the request commits
+
+    assert queued == [("annotations.tasks.consolidate", {"user_id": staff.pk})]

@@ -1,4 +1,4 @@
-"""Background jobs: one job table and one retry policy, whichever runner runs the job."""
+"""Background jobs: one job table the apps register into, and one retry policy, whichever runner runs the job."""
 
 from __future__ import annotations
 
@@ -26,6 +26,17 @@ calls: list[str] = []
 def mlflow_is_down() -> None:
     calls.append("ran")
     raise ConnectionError("MLflow cannot be reached")
+
+
+@pytest.fixture
+def registered(monkeypatch):  # type: ignore[no-untyped-def]
+    """``registered(function, **how)`` adds a job to the table for this test alone."""
+
+    def register(function, **how):  # type: ignore[no-untyped-def]
+        monkeypatch.setitem(jobs.JOBS, jobs.job_path(function), jobs.Job(function, **how))
+        return jobs.job_path(function)
+
+    return register
 
 
 @pytest.fixture
@@ -75,11 +86,12 @@ def test_the_retry_delay_doubles_from_two_seconds_up_to_the_cap(settings):
     assert [jobs.retry_delay(attempt) for attempt in range(5)] == [2.0, 4.0, 8.0, 16.0, 20.0]
 
 
-def test_a_celery_job_that_keeps_failing_is_retried_by_the_policy_then_given_up(settings, caplog):
+def test_a_celery_job_that_keeps_failing_is_retried_by_the_policy_then_given_up(settings, caplog, registered):
     settings.INFANTINO_JOB_MAX_RETRIES = 2
     calls.clear()
+    path = registered(mlflow_is_down)
     with caplog.at_level(logging.WARNING, logger="infantino_site.jobs"):
-        result = celery_app.run_job.apply(args=[f"{__name__}.mlflow_is_down", {}])  # eager: retries run at once
+        result = celery_app.run_job.apply(args=[path, {}])  # eager: retries run at once
 
     assert result.failed()
     assert len(calls) == 3
@@ -93,12 +105,12 @@ THREAD_RUNNER = textwrap.dedent(
     import django
     django.setup()
     from infantino_site import jobs
-    jobs.ON_WORKER_START = ()  # no database here for the sweep of waiting labels
+    jobs.JOBS.clear()  # no database here for the sweep of waiting labels
     calls = []
     def mlflow_is_down():
         calls.append("ran")
         raise ConnectionError("MLflow cannot be reached")
-    jobs.enqueue("__main__.mlflow_is_down")
+    jobs.enqueue(jobs.register(mlflow_is_down))
     jobs.wait_for_idle(timeout=30)
     print(len(calls))
     """
@@ -120,3 +132,36 @@ def test_the_worker_thread_retries_by_the_same_policy_then_gives_up(tmp_path):
     assert result.stdout.strip() == "3"
     assert result.stderr.count("retrying in 0 s") == 2
     assert "failed 3 times; giving up" in result.stderr
+
+
+def test_each_app_registers_its_own_jobs_and_the_runner_names_none():
+    assert {path: job.queue for path, job in jobs.JOBS.items()}.items() >= {
+        "annotations.tasks.learn": "online",
+        "annotations.tasks.unlearn": "online",
+        "annotations.tasks.consolidate": "online",
+        "annotations.tasks.learn_waiting": "online",
+        "modelops.tasks.run_retrain": "training",
+        "predictions.tasks.delete_expired": "celery",
+        "videos.tasks.analyse": "video",
+    }.items()
+    assert jobs.worker_start_jobs() == [("annotations.tasks.learn_waiting", {"older_than": 0})]
+    source = "".join((REPO_ROOT / "infantino_site" / name).read_text() for name in ("jobs.py", "celery.py"))
+    assert not [app for app in ("annotations", "predictions", "modelops", "videos") if f"{app}." in source]
+
+
+def test_a_job_nobody_registered_is_refused_at_once_and_never_run_by_a_worker(settings, sent):
+    settings.INFANTINO_JOB_RUNNER = "celery"
+    with pytest.raises(LookupError, match=r"no background job 'os\.system' is registered"):
+        jobs.enqueue("os.system", command="true")
+    assert sent == []
+
+    result = celery_app.run_job.apply(args=["os.system", {"command": "true"}])  # a message from elsewhere
+    assert result.failed() and isinstance(result.result, LookupError)
+
+
+def test_a_job_that_runs_by_itself_reads_its_interval_when_the_schedule_is_made(settings, registered):
+    path = registered(mlflow_is_down, every=lambda: settings.INFANTINO_RELEARN_AFTER_SECONDS * 2)
+    settings.INFANTINO_RELEARN_AFTER_SECONDS = 7
+
+    assert jobs.periodic_jobs()[path] == 14.0
+    assert jobs.queue_for(path) == "celery"

@@ -27,8 +27,7 @@ TRAINING_BESIDE_LABELS = textwrap.dedent(
     import django
     django.setup()
     from infantino_site import jobs
-    jobs.ON_WORKER_START = ()  # no database here for the sweep of waiting labels
-    jobs.QUEUES["__main__.long_training"] = "training"
+    jobs.JOBS.clear()  # no database here for the sweep of waiting labels
     seen, started, learned = {}, threading.Event(), threading.Event()
     def niceness():
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
@@ -40,9 +39,9 @@ TRAINING_BESIDE_LABELS = textwrap.dedent(
     def learn_a_label():
         seen["label_niceness"] = niceness()
         learned.set()
-    jobs.enqueue("__main__.long_training")
+    jobs.enqueue(jobs.register(long_training, queue="training", own_lane=True))
     started.wait(timeout=15)
-    jobs.enqueue("__main__.learn_a_label")
+    jobs.enqueue(jobs.register(learn_a_label))
     jobs.wait_for_idle(timeout=30)
     print(json.dumps({**seen, "process_niceness": os.getpriority(os.PRIO_PROCESS, 0)}))
     """
