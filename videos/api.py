@@ -77,7 +77,7 @@ class VideoOutput(serializers.Serializer):
     playable = serializers.BooleanField(help_text="whether browsers play the clip's codec")
 
 
-class ConsentInput(serializers.Serializer):
+class VideoConsentInput(serializers.Serializer):
     consent = serializers.BooleanField(help_text="Share the clip's moments for labeling and learning, or stop.")
 
 
@@ -127,10 +127,10 @@ class VideoDetailApi(APIView):
             return error(NOT_FOUND, status.HTTP_404_NOT_FOUND)
         return Response(selectors.video_payload(video))
 
-    @extend_schema(request=ConsentInput, responses={200: VideoOutput, 400: ERROR, 404: ERROR})
+    @extend_schema(request=VideoConsentInput, responses={200: VideoOutput, 400: ERROR, 404: ERROR})
     def patch(self, request: Request, video_id: str) -> Response:
         """Give or withdraw consent; withdrawn, its moments leave the queue and the live model forgets those learned."""
-        sent = validated(ConsentInput, request)
+        sent = validated(VideoConsentInput, request)
         video = _owned(request, video_id)
         if video is None:
             return error(NOT_FOUND, status.HTTP_404_NOT_FOUND)
