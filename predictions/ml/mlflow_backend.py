@@ -95,12 +95,9 @@ class MLflowBackend:
             return outcomes
         margin = model.config.face_margin
         embeddings = model.embed([square_crop(images[index], box, margin=margin) for index, box in picked])
-        for row, (index, box) in enumerate(picked):
-            outcomes[index] = Outcome(
-                prediction=model.predict_embedding(embeddings[row : row + 1], box),
-                embedding=embeddings[row],
-                extractor_id=model.extractor_id,
-            )
+        predictions = model.predict_embeddings(embeddings, [box for _, box in picked])  # the head once per batch
+        for row, ((index, _), prediction) in enumerate(zip(picked, predictions, strict=True)):
+            outcomes[index] = Outcome(prediction=prediction, embedding=embeddings[row], extractor_id=model.extractor_id)
         return outcomes
 
     def embed(self, image: Image.Image, *, version: str) -> Embedded:
