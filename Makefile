@@ -64,6 +64,7 @@ browser:
 
 test: $(VENV)/.dev $(MTCNN_WEIGHTS) $(FACERES_WEIGHTS) browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # Full training (FER2013 + infant photos from INFANTINO_DATA_DIR or ../shared/data); ~4 min on 2 cores.

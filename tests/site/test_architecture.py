@@ -1,15 +1,23 @@
-"""The layering ARCHITECTURE.md fixes, read from the source: only the ML backend imports ``mlcore``, and no
-first-party modules import each other in a circle — counting imports inside functions, where cycles hide.
+"""The layering ARCHITECTURE.md fixes, read from the source.
+
+The room order, the one door to ``mlcore`` and ``mlcore`` apart from Django are import-linter contracts
+(``.importlinter``, run by ``make test``): here they are run on this repository and shown failing on a fixture tree.
+What import-linter has no contract for is checked by hand below: no first-party modules import each other in a
+circle — counting imports inside functions, where cycles hide.
 
 Every top-level package but ``tests`` and ``bench`` is checked, migrations included: Django imports them at
 every ``migrate``, so one that reaches into ``mlcore`` ties the schema history to the ML core, and they cannot
 make false cycles (nothing imports a migration). Imports under ``if TYPE_CHECKING:`` never run and are left out.
-That ``mlcore`` never imports Django is tests/mlcore/test_boundaries.py's job.
+That ``mlcore`` never imports Django is a contract too (and tests/mlcore/test_boundaries.py's job).
 """
 
 from __future__ import annotations
 
 import ast
+import configparser
+import re
+import subprocess
+import sys
 import textwrap
 from collections import deque
 from dataclasses import dataclass
@@ -21,7 +29,6 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOT_CHECKED = {"tests", "bench"}
 ML_CORE = "mlcore"
-BACKEND = "predictions.ml"
 
 
 @dataclass(frozen=True)
@@ -107,17 +114,6 @@ def imports_of(root: Path) -> tuple[dict[str, Path], list[Import]]:
         collector.visit(ast.parse(path.read_text(), filename=str(path)))
         found += collector.found
     return modules, found
-
-
-def mlcore_imports_outside_the_backend(root: Path) -> list[str]:
-    """Each import of ``mlcore`` by a module that is neither ``mlcore`` nor the backend (``predictions.ml``)."""
-    _, found = imports_of(root)
-    offenders = (
-        f"{i.module} imports {i.target} ({i.where()})"
-        for i in found
-        if within(i.target, ML_CORE) and not within(i.module, ML_CORE) and not within(i.module, BACKEND)
-    )
-    return list(dict.fromkeys(offenders))  # ``from m import a, b`` names ``m`` once
 
 
 def import_graph(root: Path) -> dict[str, dict[str, Import]]:
@@ -211,54 +207,6 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "predictions/views.py",
-        "predictions/ml_old.py",  # named like the backend, but beside it
-        "annotations/learning.py",
-        "modelops/management/commands/train.py",
-        "infantino_site/settings.py",
-        "accounts/migrations/0002_labels.py",
-    ],
-)
-def test_a_module_outside_the_backend_that_imports_mlcore_is_named_with_its_line(tmp_path, module):
-    name = module.removesuffix(".py").replace("/", ".")
-    write_tree(tmp_path, {"mlcore/model.py": "X = 1\n", module: '"""A module."""\n\nfrom mlcore.model import X\n'})
-
-    assert mlcore_imports_outside_the_backend(tmp_path) == [f"{name} imports mlcore.model ({module}:3)"]
-
-
-@pytest.mark.parametrize(
-    "module", ["predictions/ml/real.py", "predictions/ml/__init__.py", "predictions/ml.py", "mlcore/training/data.py"]
-)
-def test_the_backend_and_mlcore_itself_may_import_mlcore(tmp_path, module):
-    write_tree(tmp_path, {"mlcore/model.py": "X = 1\n", module: "from mlcore.model import X\n"})
-
-    assert mlcore_imports_outside_the_backend(tmp_path) == []
-
-
-def test_an_import_of_mlcore_hidden_in_a_method_is_found_as_is_a_plain_import_of_the_package(tmp_path):
-    write_tree(
-        tmp_path,
-        {
-            "mlcore/learner.py": "",
-            "predictions/services.py": """
-                import mlcore
-
-                class Service:
-                    def run(self):
-                        from mlcore import learner
-            """,
-        },
-    )
-
-    assert mlcore_imports_outside_the_backend(tmp_path) == [
-        "predictions.services imports mlcore (predictions/services.py:1)",
-        "predictions.services imports mlcore.learner (predictions/services.py:5, inside Service.run)",
-    ]
-
-
 @pytest.mark.parametrize("back_import", ["from . import a", "from .a import f", "import pkg.a", "from pkg import a"])
 def test_a_back_import_of_a_module_that_imports_inside_a_function_makes_a_cycle_that_says_where(tmp_path, back_import):
     write_tree(tmp_path, {"pkg/a.py": "def f():\n    from pkg import b\n", "pkg/b.py": f"{back_import}\n"})
@@ -334,11 +282,126 @@ def test_the_rules_read_every_app_the_site_and_mlcore_of_this_repository_but_not
     assert "predictions.migrations.0001_initial" in first_party_modules(REPO_ROOT)
 
 
-def test_only_the_ml_backend_imports_mlcore_in_this_repository():
-    offenders = mlcore_imports_outside_the_backend(REPO_ROOT)
-    assert not offenders, f"only {BACKEND} may import {ML_CORE}:\n" + "\n".join(offenders)
-
-
 def test_no_first_party_modules_of_this_repository_import_each_other_in_a_circle():
     cycles = import_cycles(REPO_ROOT)
     assert not cycles, "import cycles (move the shared names to the lower module):\n" + "\n".join(cycles)
+
+
+# ---- the import-linter contracts -----------------------------------------------------------------------------
+CONTRACTS = REPO_ROOT / ".importlinter"
+MLCORE_APART = "mlcore never imports Django or the apps"
+ONE_DOOR = "Only the backend (predictions.ml) imports mlcore"
+ROOMS = "A room imports only the rooms below it (docs/ARCHITECTURE.md)"
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` with this repository's contracts, on the packages under ``root`` (its working folder)."""
+    command = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run(
+        [str(command), "--config", str(CONTRACTS), "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def verdicts(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """Contract name → KEPT or BROKEN, from lint-imports' summary."""
+    found = {}
+    for line in result.stdout.splitlines():
+        for verdict in ("KEPT", "BROKEN"):
+            name, _, rest = line.partition(f" {verdict}")
+            if name in (MLCORE_APART, ONE_DOOR, ROOMS) and (rest == "" or rest.startswith(" (")):
+                found[name] = verdict
+    return found
+
+
+def room_tree(root: Path) -> Path:
+    """Empty stand-ins for every module the contracts name, and a backend that imports mlcore, as the real one does."""
+    config = configparser.ConfigParser()
+    config.read(CONTRACTS)
+    named = config["importlinter"]["root_packages"].split()
+    for layer in config["importlinter:contract:rooms"]["layers"].split("\n"):
+        named += [module.strip() for module in layer.replace("|", ":").split(":") if module.strip()]
+    files = {name.replace(".", "/") + ("/__init__.py" if "." not in name else ".py"): "" for name in named}
+    files["mlcore/model.py"] = "X = 1\n"
+    files["predictions/ml/real.py"] = "from mlcore.model import X\n"
+    files["predictions/views.py"] = "from predictions.ml import real\n"
+    return write_tree(root, files)
+
+
+def test_this_repository_keeps_every_contract():
+    result = lint_imports(REPO_ROOT)
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert verdicts(result) == {MLCORE_APART: "KEPT", ONE_DOOR: "KEPT", ROOMS: "KEPT"}
+
+
+def test_the_fixture_rooms_keep_every_contract_as_they_stand(tmp_path):
+    assert verdicts(lint_imports(room_tree(tmp_path))) == {MLCORE_APART: "KEPT", ONE_DOOR: "KEPT", ROOMS: "KEPT"}
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "broken"),
+    [
+        ("mlcore/training.py", "import django.conf\n", {MLCORE_APART}),
+        ("mlcore/training.py", "def f():\n    from predictions import models\n", {MLCORE_APART, ROOMS}),
+        ("predictions/selectors.py", "from mlcore.model import X\n", {ONE_DOOR}),
+        ("annotations/learning.py", "def f():\n    import mlcore.model\n", {ONE_DOOR}),
+        ("accounts/views.py", "from annotations import models\n", {ROOMS}),
+        ("predictions/services.py", "import modelops\n", {ROOMS}),
+        ("videos/services.py", "from annotations import services\n", {ROOMS}),  # siblings, independent
+        ("infantino_site/jobs.py", "from predictions import tasks\n", {ROOMS}),  # the helpers sit at the bottom
+    ],
+)
+def test_each_contract_fails_on_a_tree_that_breaks_it_and_names_itself(tmp_path, module, source, broken):
+    root = room_tree(tmp_path)
+    (root / module).write_text(source)
+
+    result = lint_imports(root)
+
+    assert result.returncode == 1
+    assert {name for name, verdict in verdicts(result).items() if verdict == "BROKEN"} == broken
+    assert len(verdicts(result)) == 3
+
+
+# ---- no room names another room's task ------------------------------------------------------------------------
+TASK_PATH = re.compile(r"^([a-z_]+)\.tasks\.[a-z_]+$")
+
+
+def task_names_across_rooms(root: Path) -> list[str]:
+    """Each string constant in a first-party module that names a task of another top-level package."""
+    found = []
+    for name, path in first_party_modules(root).items():
+        room = name.partition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                named = TASK_PATH.match(node.value)
+                if named and named.group(1) != room:
+                    found.append(f"{path.relative_to(root)}:{node.lineno} names {node.value}")
+    return found
+
+
+def test_a_string_naming_another_rooms_task_is_found_with_its_line(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "predictions/services.py": 'JOB = "annotations.tasks.unlearn"\nOWN = "predictions.tasks.delete_expired"\n',
+            "annotations/tasks.py": "def unlearn():\n    pass\n",
+        },
+    )
+
+    assert task_names_across_rooms(tmp_path) == ["predictions/services.py:1 names annotations.tasks.unlearn"]
+
+
+def test_no_room_of_this_repository_names_another_rooms_task_and_every_task_named_is_registered():
+    from infantino_site import jobs
+
+    assert task_names_across_rooms(REPO_ROOT) == []
+    named = set()
+    for path in first_party_modules(REPO_ROOT).values():
+        named |= {
+            match.group(0) for match in map(TASK_PATH.match, re.findall(r'"([a-z_.]+)"', path.read_text())) if match
+        }
+    assert named and named <= set(jobs.JOBS), f"queued but never registered: {sorted(named - set(jobs.JOBS))}"
