@@ -5,7 +5,7 @@ its malloc tunables at start-up): the allocator as glibc ships it, and as the Ma
 (`GLIBC_TUNABLES`: freed activations kept in the heap instead of unmapped and faulted back in every step).
 Synthetic 48×48 faces stand in for FER2013 rows: the cost of a step does not depend on the pixels. Prints JSON.
 
-    .venv/bin/python bench/train_step.py [--steps 12] [--threads 2]
+    .venv/bin/python bench/train_step.py [--steps 12] [--threads 2] [--variants recipe size:96 frozen:3 cached:3]
 """
 
 from __future__ import annotations
@@ -25,8 +25,14 @@ sys.path.insert(0, str(REPO))
 MAKEFILE_TUNABLES = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824"
 
 
-def measure(steps: int, threads: int) -> dict[str, float]:
-    """Per-step figures of ``steps`` FER-stage steps (batch 64, 128 px, the light augmentation) in this process."""
+def measure(steps: int, threads: int, variant: str = "recipe") -> dict[str, float]:
+    """Per-step figures of ``steps`` FER-stage steps (batch 64, the light augmentation) in this process.
+
+    ``variant``: ``recipe`` (128 px, every layer trained); ``size:N`` (the source stage at N px); ``frozen:K`` (the
+    stem and the first K stages frozen, run forward without gradients every step); ``cached:K`` (the same, their
+    activations computed once beforehand, so a step runs only the trained stages: the cost of the stage's FLOPs
+    alone, not of computing the cache).
+    """
     import numpy as np
     import torch
     from torch import nn
@@ -39,17 +45,36 @@ def measure(steps: int, threads: int) -> dict[str, float]:
 
     torch.set_num_threads(threads)
     config = TrainConfig()
-    model = nn.Sequential(build_extractor(ExtractorConfig(), imagenet=True), nn.Linear(64, NUM_CLASSES))
+    kind, _, value = variant.partition(":")
+    size = int(value) if kind == "size" else config.image_size
+    frozen = int(value) if kind in ("frozen", "cached") else 0
+    extractor = build_extractor(ExtractorConfig(image_size=size), imagenet=True)
+    backbone = extractor.backbone
+    front = nn.Sequential(backbone.conv_stem, backbone.bn1, *backbone.blocks[:frozen]).eval()
+    back = nn.Sequential(
+        *backbone.blocks[frozen:], backbone.conv_head, backbone.bn2, backbone.global_pool, extractor.project
+    )
+    model = nn.Sequential(back if frozen else extractor, nn.Linear(64, NUM_CLASSES))
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.fer_lr)
     generator = torch.Generator().manual_seed(0)
     faces = torch.randint(0, 256, (2000, 48, 48), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, NUM_CLASSES, (len(faces),), generator=generator).numpy()
     fer = FerData(faces, labels, train=np.arange(len(faces)), val=np.arange(0))
     model.train()
+    cache = None
+    if kind == "cached":
+        with torch.no_grad():
+            cache = front(fer_batch(fer, np.arange(4 * config.fer_batch), size))
 
     def step(i: int) -> None:
         idx = torch.randint(0, len(faces), (config.fer_batch,), generator=generator).numpy()
-        x = augment(fer_batch(fer, idx, config.image_size), LIGHT, torch.Generator().manual_seed(i))
+        if cache is not None:
+            x = cache[torch.randint(0, len(cache), (config.fer_batch,), generator=generator)]
+        else:
+            x = augment(fer_batch(fer, idx, size), LIGHT, torch.Generator().manual_seed(i))
+            if frozen:
+                with torch.no_grad():
+                    x = front(x)
         optimiser.zero_grad()
         nn.functional.cross_entropy(model(x), torch.from_numpy(fer.labels[idx])).backward()
         optimiser.step()
@@ -68,11 +93,11 @@ def measure(steps: int, threads: int) -> dict[str, float]:
     }
 
 
-def run_variant(tunables: str | None, steps: int, threads: int) -> dict[str, float]:
+def run_variant(tunables: str | None, steps: int, threads: int, variant: str = "recipe") -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
     if tunables:
         env["GLIBC_TUNABLES"] = tunables
-    command = [sys.executable, __file__, "--steps", str(steps), "--threads", str(threads), "--child"]
+    command = [sys.executable, __file__, "--steps", str(steps), "--threads", str(threads), "--child", variant]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -81,10 +106,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--variants", nargs="+", help="time these step variants (see measure) instead, with tunables")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.steps, args.threads)))
+        print(json.dumps(measure(args.steps, args.threads, args.child)))
+        return
+    if args.variants:
+        timed = {v: run_variant(MAKEFILE_TUNABLES, args.steps, args.threads, v) for v in args.variants}
+        print(json.dumps({"steps": args.steps, "threads": args.threads, "cpus": os.cpu_count(), **timed}, indent=2))
         return
     shipped = run_variant(None, args.steps, args.threads)
     tuned = run_variant(MAKEFILE_TUNABLES, args.steps, args.threads)
