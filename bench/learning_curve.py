@@ -184,15 +184,21 @@ def planned(args: argparse.Namespace) -> Plan:
 def prepared(plan: Plan, seed: int, work: Path) -> Setup:
     """Seed ``seed``'s rotation of the folds: its start model trained (or reused), its pool uploaded into the app."""
     from bench.learning_curve_run import pool_items, prepare
-    from bench.learning_curve_start import keep_fer_stage, shared_fer_stage, start_config, start_model
+    from bench.learning_curve_start import (
+        keep_fer_stage,
+        shared_fer_stage,
+        start_config,
+        start_model,
+        trained_before,
+    )
 
     folds, infant_dir = plan.folds, plan.base.image_dir
     assert infant_dir is not None
     split = maths.partition(folds, plan.layout, rotation=seed)
     config = start_config(plan.base, plan.overrides, folds, split)
     shared = shared_fer_stage(config, work)
-    if shared is not None and shared.exists():
-        config = replace(config, init_checkpoint=shared)
+    if shared is not None and shared.exists() and not trained_before(config, work):
+        config = replace(config, init_checkpoint=shared)  # the seed that trained the stage keeps its own start
     t0 = time.monotonic()
     start = start_model(config, folds, split, work=work)
     start_seconds = time.monotonic() - t0

@@ -64,6 +64,11 @@ def cache_key(config: TrainConfig) -> str:
     return hashlib.sha1(json.dumps([config.params(), config.test_names], sort_keys=True).encode()).hexdigest()[:12]
 
 
+def trained_before(config: TrainConfig, work: Path) -> bool:
+    """Whether ``work`` holds a start model of exactly ``config``."""
+    return (work / f"start-{cache_key(config)}" / "start.json").exists()
+
+
 def start_model(config: TrainConfig, folds: Folds, split: Partition, *, work: Path) -> Start:
     """The start model of ``config`` from ``work`` when trained before, else trained now (minutes) and kept."""
     from mlcore.training import train

@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,16 @@ def main() -> None:
     parser.add_argument("--layout", choices=sorted(maths.LAYOUTS), default="3-1-1")
     parser.add_argument("--rotations", type=int, default=5)
     parser.add_argument("--recipe", type=Path, help="the JSON of TrainConfig fields the start models were pinned to")
-    parser.add_argument("--strengths", type=float, nargs="+", default=[1.0, 4.0, 16.0])
+    parser.add_argument("--strengths", type=float, nargs="+", default=[])
+    parser.add_argument("--keep-strengths", type=float, nargs="+", default=[])
+    parser.add_argument("--ridges", type=float, nargs="+", default=[1.0])
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
     started = time.monotonic()
     recipe = json.loads(args.recipe.read_text()) if args.recipe else {}
-    rotations = [rotation_data(args.work, args.layout, r, recipe) for r in range(args.rotations)]
+    rotations = [rotation_data(args.work.resolve(), args.layout, r, recipe) for r in range(args.rotations)]
     rotations = [r for r in rotations if r is not None]
     if not rotations:
         sys.exit(f"no start model of layout {args.layout} in {args.work}: run bench/learning_curve.py first")
@@ -83,13 +86,24 @@ def main() -> None:
 def rotation_data(work: Path, layout: str, rotation: int, recipe: dict[str, Any]) -> dict[str, Any] | None:
     """The start model of ``rotation`` (None if not trained yet), its pool and held-out photos embedded."""
     from bench.crossval import photo_folds
-    from bench.learning_curve_start import cache_key, embedded, names_digest, registry_in, start_config
+    from bench.learning_curve_start import (
+        cache_key,
+        embedded,
+        names_digest,
+        registry_in,
+        shared_fer_stage,
+        start_config,
+        trained_before,
+    )
 
     data = shared_data()
     assert data.infant_dir is not None
     folds = photo_folds(data.infant_dir, k=maths.FOLDS, seed=0)
     split = maths.partition(folds, layout, rotation=rotation)
     config = start_config(base_config("full", data), recipe, folds, split)
+    shared = shared_fer_stage(config, work)
+    if shared is not None and shared.exists() and not trained_before(config, work):
+        config = replace(config, init_checkpoint=shared)  # as bench/learning_curve.py trained it
     folder = work / f"start-{cache_key(config)}"
     marker = folder / "start.json"
     if not marker.exists():
@@ -117,6 +131,10 @@ def rule_table(args: argparse.Namespace) -> dict[str, Any]:
     for strength in args.strengths:
         rules[f"correction/{strength:g}"] = correction_rule(strength)
         rules[f"online_line/{strength:g}"] = online_line_rule(strength)
+    for strength in args.keep_strengths:
+        for ridge in args.ridges:
+            rules[f"keep/{strength:g}/{ridge:g}"] = correction_rule(strength, keep=True, ridge=ridge)
+            rules[f"online_keep/{strength:g}/{ridge:g}"] = online_line_rule(strength, ridge=ridge)
     return rules
 
 
@@ -146,7 +164,7 @@ def mlp_refit_rule(data: dict[str, Any], order: np.ndarray, marks: list[int]) ->
         yield mark, refit_head(x, y, reference=data["reference"], source_share=share)
 
 
-def online_line_rule(strength: float) -> Any:
+def online_line_rule(strength: float, *, ridge: float | None = None) -> Any:
     """The shipped online line: each label an update (``mlcore.learner.update_head``) judged by the guard; a label
     held back waits and is tried again with every later one."""
 
@@ -155,7 +173,9 @@ def online_line_rule(strength: float) -> Any:
 
         anchor = data["model"].head
         live, learned, waiting = anchor, [], []
-        config = learner.LearnerConfig(strength=strength)
+        config = (
+            learner.LearnerConfig(strength=strength) if ridge is None else learner.LearnerConfig(strength, ridge=ridge)
+        )
         x, y = data["pool_x"], data["pool_y"]
         for i, row in enumerate(order, 1):
             result = learner.update_head(
@@ -180,14 +200,15 @@ def online_line_rule(strength: float) -> Any:
     return rule
 
 
-def correction_rule(strength: float) -> Any:
+def correction_rule(strength: float, *, keep: bool = False, ridge: float = 1.0) -> Any:
     def rule(data: dict[str, Any], order: np.ndarray, marks: list[int]) -> Any:
         from mlcore.correction import corrected
 
+        pool = data["reference"].replay_x if keep else None
         for mark in marks:
             rows = order[:mark]
             x, y = data["pool_x"][rows], data["pool_y"][rows]
-            yield mark, corrected(data["model"].head, x, y, strength=strength).head
+            yield mark, corrected(data["model"].head, x, y, strength=strength, keep=pool, ridge=ridge).head
 
     return rule
 

@@ -1,22 +1,27 @@
 """The online update: the anchor head's output layer corrected on every label, a convex refit in milliseconds.
 
 An online line used to take ``partial_fit`` steps on a copy of the live head, one label at a time. On a model
-trained on every dev photo that drifted: each step passed its own test, their sum did harm, the forgetting bound
-then refused half the labels, and a fresh head refitted on the replay pool scored below the head it replaced
-(the pool's photos trained the extractor, so their embeddings are easier than a new photo's and a head fitted on
-them draws boundaries that do not carry over; ``bench/LEARNING_CURVE.md``).
+trained on every dev photo that drifted: each step passed its own test, their sum did harm, and the forgetting
+bound then refused half the labels; the line's state depended on the order and pace labels came in
+(``bench/ONLINE_UPDATE.md``).
 
 So an update keeps the anchor's head (the offline-trained version the line descends from) and learns only a
 correction of its last layer: the hidden layer stays the anchor's, and the output weights ``W, b`` minimise
 
-    sum_i w_i · cross-entropy(softmax(h_i W + b), y_i)  +  strength / 2 · (‖W − W_anchor‖² + ‖b − b_anchor‖²)
+    sum_i cross-entropy(softmax(h_i W + b), y_i)                                 over every usable label
+    + strength / |K| · sum_k cross-entropy(softmax(h_k W + b), p_anchor(k))      over the kept rows K
 
-over every usable label. The penalty is the anchor's knowledge (a Gaussian prior centred on its weights): a
-few labels move the head a little, many labels move it more, and nothing but the labels and the anchor decide
-where it ends. It is convex, so the refit is unique and independent of the order labels came in: the update
-for one label, for a burst of a hundred, and the consolidation are the same computation, and a label held back
-now is simply part of the next refit. The result is an ``MLPClassifier`` of the anchor's shape (the correction
-folds into its output layer), so serving, saliency and the registry see no difference.
+The second term is the anchor's knowledge as a prior in function space: its own answers on the replay pool
+that travels with the extractor (its infant training photos and FER2013 rows), worth ``strength`` labels in
+all. A prior on the weights themselves (a ridge towards the anchor's) was tried first: the hidden activations
+are large, so a weight step the ridge thinks small moved answers everywhere, and FER2013 fell far past its bound
+after a few dozen labels (``bench/ONLINE_UPDATE.md``); answers are what must not move, so answers are what the
+prior holds. Without kept rows the ridge is all there is. A few labels move the head a little, many labels move it
+more, and nothing but the labels and the anchor decide where it ends. The problem is convex, so the refit is
+unique and independent of the order labels came in: the update for one label, for a burst of a hundred, the
+consolidation and the unlearning are the same computation, and a label held back now is simply part of the next
+refit. The result is an ``MLPClassifier`` of the anchor's shape (the correction folds into its output layer), so
+serving, saliency and the registry see no difference.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from sklearn.neural_network._base import ACTIVATIONS
 
 from mlcore.labels import NUM_CLASSES
 
-STRENGTH = 4.0  # the prior's precision: how many labels' worth of evidence the anchor's weights carry per weight
+STRENGTH = 300.0  # labels' worth of the anchor's answers on the kept rows (without them: the ridge's precision)
+RIDGE = 1.0  # beside kept rows: the weights' own prior, so no direction the kept rows leave free runs away
 MAX_ITERATIONS = 200
 
 
@@ -61,9 +67,12 @@ def corrected(
     *,
     strength: float = STRENGTH,
     sample_weight: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
+    ridge: float = RIDGE,
 ) -> Correction:
-    """``anchor`` with its output layer refitted on ``x``/``y`` (class indices) under the prior above; ``anchor``
-    itself is never changed. No rows: the anchor's own weights."""
+    """``anchor`` with its output layer refitted on ``x``/``y`` (class indices) under the prior above, holding its
+    answers on ``keep`` (or, without, its weights); ``anchor`` itself is never changed. No labels: the anchor's own
+    weights."""
     if strength <= 0:
         raise ValueError("the prior's strength must be positive: without it a few labels decide the whole layer")
     if anchor.out_activation_ != "softmax":
@@ -84,6 +93,14 @@ def corrected(
     targets[np.arange(len(y)), [index[int(label)] for label in y]] = 1.0
     w0, b0 = anchor.coefs_[-1].astype(np.float64), anchor.intercepts_[-1].astype(np.float64)
     shape = w0.shape
+    if keep is None or not len(keep):
+        ridge = strength
+    else:
+        kept = hidden(anchor, keep)
+        soft = _softmax(kept @ w0 + b0)
+        features = np.concatenate([features, kept])
+        targets = np.concatenate([targets, soft])
+        weights = np.concatenate([weights, np.full(len(kept), strength / len(kept))])
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[: w0.size].reshape(shape), theta[w0.size :]
@@ -93,9 +110,9 @@ def corrected(
         loss = -float(np.sum(weights * np.sum(targets * log_p, axis=1)))
         residual = (np.exp(log_p) - targets) * weights[:, None]
         dw, db = w - w0, b - b0
-        loss += 0.5 * strength * float(np.sum(dw * dw) + np.sum(db * db))
-        gradient_w = features.T @ residual + strength * dw
-        gradient = np.concatenate([gradient_w.ravel(), residual.sum(axis=0) + strength * db])
+        loss += 0.5 * ridge * float(np.sum(dw * dw) + np.sum(db * db))
+        gradient_w = features.T @ residual + ridge * dw
+        gradient = np.concatenate([gradient_w.ravel(), residual.sum(axis=0) + ridge * db])
         return loss, gradient
 
     start = np.concatenate([w0.ravel(), b0])
@@ -105,3 +122,8 @@ def corrected(
     head.intercepts_[-1] = b.astype(anchor.intercepts_[-1].dtype)
     shift = float(np.linalg.norm(w - w0) + np.linalg.norm(b - b0))
     return Correction(head=head, labels=len(y), iterations=int(found.nit), shift=shift)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

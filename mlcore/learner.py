@@ -38,7 +38,8 @@ Rows = tuple[np.ndarray, np.ndarray]  # embeddings (n × d) and class indices (n
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    strength: float = correction.STRENGTH  # the anchor prior's precision (``mlcore.correction``)
+    strength: float = correction.STRENGTH  # labels' worth of the anchor's answers kept (``mlcore.correction``)
+    ridge: float = correction.RIDGE  # the weights' own prior beside them
     tolerance: float = 0.02  # largest source-domain (FER2013) accuracy drop below the anchor
     alpha: float = guard.ALPHA  # level of the paired tests that hold back a significantly worse state
     guard: bool = True
@@ -94,7 +95,7 @@ def update_head(
     result = None
     for attempt, parts in enumerate(attempts):
         x, y = _stacked(parts)
-        fitted = correction.corrected(anchor, x, y, strength=config.strength)
+        fitted = correction.corrected(anchor, x, y, strength=config.strength, keep=kept(reference), ridge=config.ridge)
         metrics = evaluate(fitted.head, reference, temperature=temperature)
         metrics.update(labels=float(fitted.labels), correction_shift=fitted.shift)
         took_waiting = attempt == 0 and len(attempts) == 2
@@ -111,6 +112,12 @@ def update_head(
             return result
     assert result is not None
     return result
+
+
+def kept(reference: ReferenceData | None) -> np.ndarray | None:
+    """The rows whose answers the anchor prior keeps: the replay pool that travels with the extractor (infant
+    training photos and FER2013 rows); None without one (the prior then holds the anchor's weights instead)."""
+    return None if reference is None or not len(reference.replay_y) else reference.replay_x
 
 
 def judged(

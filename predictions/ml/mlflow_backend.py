@@ -227,8 +227,9 @@ class MLflowBackend:
         model = self._model(parent)
         anchor, baseline, anchor_head = self._baseline(parent, model)
         rows = _rows(replay) or (np.empty((0, 0), dtype=np.float32), np.empty(0, dtype=np.int64))
-        head = correction.corrected(anchor_head, *rows, strength=settings.INFANTINO_CORRECTION_STRENGTH).head
         reference = self.registry().load_reference(model.extractor_id)
+        strength = settings.INFANTINO_CORRECTION_STRENGTH
+        head = correction.corrected(anchor_head, *rows, strength=strength, keep=learner.kept(reference)).head
         metrics = learner.evaluate(head, reference, temperature=model.temperature)
         result = learner.UpdateResult(head=head, metrics=metrics, guard=learner.UNLEARN_GUARD)
         return self._registered(

