@@ -163,8 +163,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("Labeling and online learning", "Always optional.", (
         _int("INFANTINO_LABELS_PER_IMAGE", 1, "labels an image needs (strict majority) before it is learned",
              minimum=1),
-        _float("INFANTINO_CORRECTION_STRENGTH", 300.0, "how firmly online learning keeps the trained head: the "
-               "precision of the prior its correction is fitted under (bench/ONLINE_UPDATE.md)"),
+        _float("INFANTINO_CORRECTION_STRENGTH", 300.0, "how many labels' worth the trained head's own answers on its "
+               "replay pool count for when online learning refits it (bench/ONLINE_UPDATE.md)"),
         _bool("INFANTINO_FORGETTING_GUARD", True, "keep a version that forgets off live"),
         _float("INFANTINO_FORGETTING_TOLERANCE", 0.02, "the largest FER2013 accuracy drop below the anchor (infant "
                "photos: a paired test)"),

@@ -148,7 +148,7 @@ class Learned:
 
 @dataclass(frozen=True)
 class Replay:
-    """Earlier labeled images, as embeddings under the parent's extractor, for the replay batch."""
+    """Labeled images as rows for a refit: embeddings under the parent's extractor and their class indices."""
 
     x: np.ndarray | None = None
     y: np.ndarray | None = None
