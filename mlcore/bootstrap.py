@@ -20,6 +20,7 @@ import torch
 from sklearn.neural_network import MLPClassifier
 from torch import nn
 
+from mlcore import graph
 from mlcore.calibration import Calibration, calibrate, scale
 from mlcore.datasets import fer_images, read_fer_csv
 from mlcore.extractor import Extractor, ExtractorConfig, build_extractor
@@ -162,18 +163,27 @@ def _rows(
     )
 
 
+class _Frozen(nn.Module):
+    """The stem and the frozen stages: what runs once per photo."""
+
+    def __init__(self, extractor: Extractor) -> None:
+        super().__init__()
+        backbone = extractor.backbone
+        self.stem = nn.Sequential(backbone.conv_stem, backbone.bn1)
+        self.stages = nn.Sequential(*backbone.blocks[:FROZEN_STAGES])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x))
+
+
 def _front(extractor: Extractor, x: torch.Tensor, progress: ProgressCallback) -> torch.Tensor:
-    """Activations after the frozen stages, computed once."""
-    backbone = extractor.backbone
+    """Activations after the frozen stages, computed once (through ONNX Runtime when it matches PyTorch)."""
+    frozen = graph.inference(_Frozen(extractor).eval(), x[:8])
     chunks = []
     total = math.ceil(len(x) / 64)
-    with torch.inference_mode():
-        for step, start in enumerate(range(0, len(x), 64), 1):
-            h = backbone.bn1(backbone.conv_stem(x[start : start + 64]))
-            for block in backbone.blocks[:FROZEN_STAGES]:
-                h = block(h)
-            chunks.append(h)
-            progress(ProgressEvent(stage="features", step=step, total=total))
+    for step, start in enumerate(range(0, len(x), 64), 1):
+        chunks.append(frozen(x[start : start + 64]))
+        progress(ProgressEvent(stage="features", step=step, total=total))
     return torch.cat(chunks).clone()  # out of inference mode: the tuned stages take gradients from it
 
 

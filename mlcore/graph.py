@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,12 +102,17 @@ def check_batch(image_size: int) -> np.ndarray:
 
 
 def _export_bytes(extractor: Extractor) -> bytes:
-    buffer = io.BytesIO()
     example = torch.from_numpy(check_batch(extractor.config.image_size)[:2])
+    return export_module(_Embedding(extractor), example)
+
+
+def export_module(module: nn.Module, example: torch.Tensor) -> bytes:
+    """``module`` (eval mode) as an ONNX graph whose first dimension, the batch, stays free."""
+    buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation on every call
         torch.onnx.export(
-            _Embedding(extractor).eval(),
+            module.eval(),
             (example,),
             buffer,
             dynamo=False,  # the torch.export-based one needs onnxscript, and traces this model no better
@@ -116,3 +122,24 @@ def _export_bytes(extractor: Extractor) -> bytes:
             opset_version=OPSET,
         )
     return buffer.getvalue()
+
+
+def inference(module: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``module`` for inference only: through ONNX Runtime when its graph matches PyTorch on ``example`` (within
+    ``TOLERANCE``), else through PyTorch. Bulk passes of frozen layers (the starter's cached activations) use it."""
+
+    def eager(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return module(x)
+
+    try:
+        session = ExtractorGraph(export_module(module, example))
+        with torch.inference_mode():
+            diff = float(np.abs(session.embed(example.numpy()) - module(example).numpy()).max())
+    except Exception as error:  # no onnx package, an operator the exporter lacks
+        logger.info("frozen layers run in PyTorch: %s", error)
+        return eager
+    if not diff <= TOLERANCE:
+        logger.info("frozen layers run in PyTorch: their graph differs by %.3g", diff)
+        return eager
+    return lambda x: torch.from_numpy(session.embed(x.numpy()))

@@ -104,3 +104,21 @@ def test_the_graph_keeps_the_batch_size_free() -> None:
     for n in (1, 3, 8):
         np.testing.assert_allclose(exported.embed(x[:n]), expected[:n], atol=1e-4)
     assert exported.embed(x[:0]).shape == (0, 64)
+
+
+def test_frozen_layers_run_through_onnx_runtime_with_pytorch_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlcore.bootstrap import _Frozen
+
+    frozen = _Frozen(tiny_extractor()).eval()
+    x = torch.from_numpy(graph.check_batch(32))
+    with torch.inference_mode():
+        expected = frozen(x).numpy()
+    sessions = []
+    made = graph.ExtractorGraph
+    monkeypatch.setattr(graph, "ExtractorGraph", lambda data: sessions.append(data) or made(data))
+    through_graph = graph.inference(frozen, x[:2])
+    np.testing.assert_allclose(through_graph(x).numpy(), expected, atol=1e-4)
+    assert len(sessions) == 1
+
+    monkeypatch.setattr(graph, "TOLERANCE", 0.0)  # the graph is refused: PyTorch runs the layers, bit for bit
+    np.testing.assert_array_equal(graph.inference(frozen, x[:2])(x).numpy(), expected)
