@@ -13,8 +13,11 @@ registration; ``--runtime pytorch`` registers it without one), with a head fitte
   head; interleaved photo by photo so machine noise hits both alike;
 - ``evaluate``: photos/s of ``mlcore.evaluation.evaluate_path`` (what ``manage.py evaluate`` runs) on the infant dev
   photos, both threads; ``import_images``: photos/s of ``manage.py import_images`` on the same photos, as it reports;
-- ``extractor_floor``: faces/s of the extractor alone on ready, normalised crops (both threads, batches of 32), and
+- ``extractor_floor``: faces/s of the extractor alone on ready, normalised crops (both threads, batches of 32; with
+  the graph, through PyTorch too), and
   ``batch_path_share``: ``evaluate``'s photos/s over it (the batch path is held to >= 0.5);
+- ``onnx_vs_pytorch``: the served answers on every infant dev photo through the graph and through PyTorch: the
+  share with the same label and the largest probability difference;
 - ``peers`` (``--peers``): ``fer``'s per-photo latency and photos/s on the same photos, one thread, run from a
   virtualenv of its own under ``var/bench/peers`` (made on first use; never a project requirement);
 - ``first_run``: copied from a ``bench/first_run.py`` JSON file when one is named;
@@ -169,6 +172,28 @@ def evaluate_rate(model: Any) -> dict[str, Any]:
     return {"photos": evaluation.n, "seconds": round(seconds, 2), "photos_per_s": round(evaluation.n / seconds, 1)}
 
 
+def runtime_agreement(model: Any) -> dict[str, Any]:
+    """The version's answers on every infant dev photo through its ONNX graph and through PyTorch, compared."""
+    from mlcore.datasets import folder_items
+    from mlcore.imageio import open_image_file
+
+    infant = shared_data().infant_dir
+    assert infant is not None and model.graph is not None
+    crops = [model.crop(open_image_file(str(item.path))).image for item in folder_items(infant)]
+    through_graph = model.probabilities(model.embed(crops))
+    graph, model.graph = model.graph, None
+    try:
+        through_pytorch = model.probabilities(model.embed(crops))
+    finally:
+        model.graph = graph
+    same = through_graph.argmax(axis=1) == through_pytorch.argmax(axis=1)
+    return {
+        "photos": len(crops),
+        "same_label": round(float(same.mean()), 4),
+        "max_probability_difference": float(np.abs(through_graph - through_pytorch).max()),
+    }
+
+
 def import_rate(env: dict[str, str], threads: int) -> dict[str, Any]:
     """``manage.py import_images`` on the infant photos (unlabeled: no online learning runs behind it)."""
     infant = shared_data().infant_dir
@@ -265,9 +290,15 @@ def main() -> None:
     runtime.configure(args.bulk_threads)
     model = Registry(f"sqlite:///{var / 'mlflow.db'}", artifact_root=(var / "mlartifacts").as_uri()).load(version)
     floor = extractor_floor(model, photos)
-    report["extractor_floor"] = {"faces_per_s": round(floor, 1)}
+    report["extractor_floor"] = {model.runtime: {"faces_per_s": round(floor, 1)}}
+    if model.graph is not None:  # the same weights through PyTorch, for the runtime's own gain
+        graph, model.graph = model.graph, None
+        report["extractor_floor"]["pytorch"] = {"faces_per_s": round(extractor_floor(model, photos), 1)}
+        model.graph = graph
     report["evaluate"] = evaluate_rate(model)
     report["batch_path_share"] = round(report["evaluate"]["photos_per_s"] / floor, 3)
+    if model.graph is not None:
+        report["onnx_vs_pytorch"] = runtime_agreement(model)
     if not args.no_import:
         report["import_images"] = import_rate(env, args.bulk_threads)
     if args.peers:

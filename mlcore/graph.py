@@ -114,7 +114,7 @@ def export_module(module: nn.Module, example: torch.Tensor) -> bytes:
         torch.onnx.export(
             module.eval(),
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # typed for paths; the TorchScript exporter writes to any file object
             dynamo=False,  # the torch.export-based one needs onnxscript, and traces this model no better
             input_names=["faces"],
             output_names=["embeddings"],
