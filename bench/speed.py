@@ -245,6 +245,56 @@ def peers(paths: list[Path], all_paths: list[Path]) -> dict[str, Any]:
     return report
 
 
+def stage_cpu(n: int, detectors: list[str]) -> dict[str, Any]:
+    """Per photo, one thread: CPU seconds (``time.thread_time``) of each stage with each detector and each runtime.
+
+    CPU time, not wall time: on a machine other work keeps busy, a stage's own CPU time is what it would take on an
+    idle core (near enough for single-threaded work), where its wall time says more about the neighbours.
+    """
+    import torch
+
+    from bench.faces import detector_for
+    from mlcore import graph
+    from mlcore.extractor import ExtractorConfig, build_extractor
+    from mlcore.faces import crop_face
+    from mlcore.imageio import decode_image
+    from mlcore.online import fit_head, head_probabilities, new_head
+    from mlcore.preprocess import batch
+
+    torch.manual_seed(0)
+    config = ExtractorConfig(tta_flip=True)
+    extractor = build_extractor(config, imagenet=True).eval()
+    exported = graph.ExtractorGraph(graph._export_bytes(extractor))
+    rng = np.random.default_rng(0)
+    head = fit_head(new_head(seed=0), rng.normal(size=(140, 64)).astype(np.float32), np.arange(140) % 7, epochs=5)
+    photos = [path.read_bytes() for path in photo_sample(n)]
+
+    def cpu_ms(work: Any) -> tuple[Any, float]:
+        started = time.thread_time()
+        result = work()
+        return result, 1000 * (time.thread_time() - started)
+
+    def embed_torch(x: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            return extractor.embed(x).numpy()
+
+    times: dict[str, list[float]] = {}
+    for i, data in enumerate(photos[:1] + photos):  # the first photo warms every stage up and is not counted
+        image, decode_ms = cpu_ms(lambda data=data: decode_image(data).image)
+        found = {"decode": decode_ms}
+        for name in detectors:
+            detector = detector_for(name)
+            crop, found[f"detect_{name}"] = cpu_ms(lambda detector=detector, image=image: crop_face(image, detector))
+        x = batch([crop.image], size=config.image_size, mean=config.mean, std=config.std)
+        embedding, found["embed_onnxruntime"] = cpu_ms(lambda x=x: exported.embed(x.numpy()))
+        _, found["embed_pytorch"] = cpu_ms(lambda x=x: embed_torch(x))
+        _, found["head"] = cpu_ms(lambda embedding=embedding: head_probabilities(head, embedding))
+        if i:
+            for key, value in found.items():
+                times.setdefault(key, []).append(value)
+    return {key: summary(values) for key, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=40, help="photos timed one at a time")
@@ -255,7 +305,22 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="time fer on the same photos (its own virtualenv)")
     parser.add_argument("--no-import", action="store_true", help="leave out import_images (minutes with MTCNN)")
     parser.add_argument("--first-run", type=Path, help="a bench/first_run.py JSON report to include")
+    parser.add_argument(
+        "--stage-cpu",
+        nargs="+",
+        metavar="DETECTOR",
+        help="only the per-stage CPU time of one thread, with each of these detectors and both runtimes",
+    )
     args = parser.parse_args()
+    if args.stage_cpu:
+        from mlcore import runtime
+
+        runtime.configure(1)
+        report = {"benchmark": "speed --stage-cpu", "cpu": cpu(), "threads": 1, "photos": args.n}
+        report["load_average"] = [round(v, 2) for v in os.getloadavg()]
+        report["cpu_ms_per_photo"] = stage_cpu(args.n, args.stage_cpu)
+        print(json.dumps(report, indent=2))
+        return
 
     from mlcore import runtime
     from mlcore.registry import Registry
