@@ -11,6 +11,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+REDIS_PORT = "127.0.0.1:6379"  # the one Redis server on this machine: its databases are shared by every worker
 JOBS_FINISH_SECONDS = 120  # the longest a test's background jobs may run on after it
 
 
@@ -45,6 +46,24 @@ def app_server_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
     from tests import servers
 
     servers.TEMPLATES.root = tmp_path_factory.getbasetemp() / "app-template"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for ``pytest-xdist --dist loadgroup``: a module's tests run in one worker (its module-scoped servers
+    start once), so do the tests of the one session-wide browser app, and every module that empties or shares a
+    database of the one Redis server on 6379 runs in a single worker, one after another."""
+    redis_users: dict[Path, bool] = {}
+    for item in items:
+        module = Path(str(item.path))
+        if module not in redis_users:
+            redis_users[module] = REDIS_PORT in module.read_text(errors="replace")
+        if redis_users[module]:
+            group = "redis"
+        elif "running_app" in getattr(item, "fixturenames", ()):
+            group = "running_app"
+        else:
+            group = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(wrapper=True)

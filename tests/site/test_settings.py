@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
+from types import ModuleType
+from unittest import mock
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from tests.servers import REPO_ROOT, app_env
 
@@ -19,8 +24,26 @@ def start(tmp_path, **variables: str) -> subprocess.CompletedProcess[str]:
         env=app_env(tmp_path, **variables),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
     )
+
+
+def read_settings(tmp_path, **variables: str) -> ModuleType:
+    """The settings module as a process started with ``variables`` would read it, read here in a fresh copy: every
+    check below is made as the module is read, before Django starts (``start`` shows a real start)."""
+    spec = importlib.util.spec_from_file_location("probed_settings", REPO_ROOT / "infantino_site" / "settings.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with mock.patch.dict(os.environ, app_env(tmp_path, **variables), clear=True):
+        spec.loader.exec_module(module)
+    return module
+
+
+def refusal(tmp_path, **variables: str) -> str:
+    """The message a start with ``variables`` stops with."""
+    with pytest.raises(ImproperlyConfigured) as refused:
+        read_settings(tmp_path, **variables)
+    return str(refused.value)
 
 
 def test_the_embedded_profile_needs_no_configuration(tmp_path):
@@ -38,7 +61,7 @@ def test_reading_the_settings_writes_nothing(tmp_path):
         env=app_env(var_dir),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr
     assert not var_dir.exists()
@@ -78,10 +101,7 @@ def test_the_embedded_profile_makes_its_folder_and_a_private_key_at_start_and_ke
     ],
 )
 def test_a_halfway_configuration_fails_at_start_naming_the_missing_variable(tmp_path, variables, named):
-    result = start(tmp_path, **variables)
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert named in result.stderr.strip().splitlines()[-1]
+    assert named in refusal(tmp_path, **variables)
 
 
 STRONG_KEY = "k7-Qz9rVw2pXn4sLm8tYc1bHd6fJg3aUe5oIi0vRy7wTq2nZx8mPl"
@@ -98,9 +118,7 @@ STRONG_KEY = "k7-Qz9rVw2pXn4sLm8tYc1bHd6fJg3aUe5oIi0vRy7wTq2nZx8mPl"
     ids=["postgres", "redis", "mlflow", "s3"],
 )
 def test_no_production_part_starts_without_its_own_secret_key(tmp_path, part):
-    result = start(tmp_path, **part)
-    assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr.strip().splitlines()[-1]
+    assert "SECRET_KEY must be set" in refusal(tmp_path, **part)
     assert not (tmp_path / "secret_key").exists()  # the embedded profile's generated key is never used
 
 
@@ -111,12 +129,15 @@ def test_no_production_part_starts_without_its_own_secret_key(tmp_path, part):
 )
 def test_a_weak_secret_key_is_refused_in_any_profile(tmp_path, key):
     for variables in ({}, {"DATABASE_URL": "postgres://u@127.0.0.1/db"}):
-        result = start(tmp_path, SECRET_KEY=key, **variables)
-        assert result.returncode != 0
-        assert "SECRET_KEY is too weak" in result.stderr.strip().splitlines()[-1]
+        assert "SECRET_KEY is too weak" in refusal(tmp_path, SECRET_KEY=key, **variables)
 
 
 def test_database_url_switches_to_postgresql(tmp_path):
-    result = start(tmp_path, DATABASE_URL="postgres://u@127.0.0.1/db", SECRET_KEY=STRONG_KEY)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "django.db.backends.postgresql"
+    probed = read_settings(tmp_path, DATABASE_URL="postgres://u@127.0.0.1/db", SECRET_KEY=STRONG_KEY)
+    assert probed.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def test_the_embedded_profiles_sqlite_writers_wait_for_each_other(tmp_path):
+    options = read_settings(tmp_path).DATABASES["default"]["OPTIONS"]
+    assert "journal_mode=WAL" in options["init_command"]
+    assert options["transaction_mode"] == "IMMEDIATE" and options["timeout"] >= 5
