@@ -218,7 +218,7 @@ def main() -> None:
         features["faceres_224+lite0_128"] = np.hstack([features["faceres_224"], features[BASELINE]])
     results: dict[str, dict[str, Any]] = {}
     pairs: dict[str, dict[str, Any]] = {}
-    for kind in ("logreg", "mlp"):
+    for kind in args.heads:
         probabilities = {}
         for name, x in features.items():
             tick = time.monotonic()
