@@ -69,10 +69,12 @@ def corrected(
     sample_weight: np.ndarray | None = None,
     keep: np.ndarray | None = None,
     ridge: float = RIDGE,
+    start: MLPClassifier | None = None,
 ) -> Correction:
     """``anchor`` with its output layer refitted on ``x``/``y`` (class indices) under the prior above, holding its
     answers on ``keep`` (or, without, its weights); ``anchor`` itself is never changed. No labels: the anchor's own
-    weights."""
+    weights. ``start``, a correction of the same anchor (the parent), is where the solver begins: the problem is
+    convex, so only the time to reach its one minimum changes."""
     if strength <= 0:
         raise ValueError("the prior's strength must be positive: without it a few labels decide the whole layer")
     if anchor.out_activation_ != "softmax":
@@ -115,8 +117,9 @@ def corrected(
         gradient = np.concatenate([gradient_w.ravel(), residual.sum(axis=0) + ridge * db])
         return loss, gradient
 
-    start = np.concatenate([w0.ravel(), b0])
-    found = minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": MAX_ITERATIONS})
+    begin = start if start is not None and _same_hidden(start, anchor) else anchor
+    theta = np.concatenate([begin.coefs_[-1].astype(np.float64).ravel(), begin.intercepts_[-1].astype(np.float64)])
+    found = minimize(objective, theta, jac=True, method="L-BFGS-B", options={"maxiter": MAX_ITERATIONS})
     w, b = found.x[: w0.size].reshape(shape), found.x[w0.size :]
     head.coefs_[-1] = w.astype(anchor.coefs_[-1].dtype)
     head.intercepts_[-1] = b.astype(anchor.intercepts_[-1].dtype)
@@ -127,3 +130,9 @@ def corrected(
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _same_hidden(head: MLPClassifier, anchor: MLPClassifier) -> bool:
+    """Whether ``head`` is a correction of ``anchor``: the same layers up to the output one."""
+    layers = zip(head.coefs_[:-1], anchor.coefs_[:-1], strict=False)
+    return len(head.coefs_) == len(anchor.coefs_) and all(np.array_equal(a, b) for a, b in layers)

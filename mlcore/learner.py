@@ -95,7 +95,9 @@ def update_head(
     result = None
     for attempt, parts in enumerate(attempts):
         x, y = _stacked(parts)
-        fitted = correction.corrected(anchor, x, y, strength=config.strength, keep=kept(reference), ridge=config.ridge)
+        fitted = correction.corrected(
+            anchor, x, y, strength=config.strength, keep=kept(reference), ridge=config.ridge, start=parent
+        )
         metrics = evaluate(fitted.head, reference, temperature=temperature)
         metrics.update(labels=float(fitted.labels), correction_shift=fitted.shift)
         took_waiting = attempt == 0 and len(attempts) == 2

@@ -91,8 +91,6 @@ class Writes:
             ) as run:
                 if params:
                     mlflow.log_params({k: str(v) for k, v in params.items()})
-                if metrics:
-                    mlflow.log_metrics(metrics)
                 info = mlflow.sklearn.log_model(
                     head,
                     name="head",
@@ -100,6 +98,10 @@ class Writes:
                     skops_trusted_types=SKOPS_TRUSTED_TYPES,
                     pip_requirements=HEAD_REQUIREMENTS,
                 )
+                # After the model: log_model reads back the history of every metric the run holds already (one
+                # query each, ~120 of them with the reliability bins), which cost each online label half a second.
+                if metrics:
+                    mlflow.log_metrics(metrics)
             # Checksums of the files as the artifact store holds them, kept in the tracking store beside them.
             with tempfile.TemporaryDirectory() as tmp:
                 stored = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=tmp))
