@@ -1,5 +1,6 @@
 """Hostile and unusual uploads, through the API: only JPEG, PNG and WebP by content, decoded fully and
-within limits, stored re-encoded without metadata under a name derived from the content."""
+within limits, stored re-encoded without metadata under a name derived from the content. The in-memory backend
+predicts: these tests are about the file, and tests/predictions covers the real model's path."""
 
 from __future__ import annotations
 
@@ -70,11 +71,11 @@ NOT_ACCEPTED = {
 
 
 @pytest.mark.parametrize(("data", "named"), NOT_ACCEPTED.values(), ids=NOT_ACCEPTED.keys())
-def test_a_file_that_is_not_jpeg_png_or_webp_is_refused_even_when_named_jpg(live_model, isolated_media, data, named):
+def test_a_file_that_is_not_jpeg_png_or_webp_is_refused_even_when_named_jpg(fake_backend, isolated_media, data, named):
     assert_refused(post(data, name="baby.jpg", content_type="image/jpeg"), isolated_media, mentions=named)
 
 
-def test_the_content_decides_not_the_file_name_or_content_type(live_model, isolated_media):
+def test_the_content_decides_not_the_file_name_or_content_type(fake_backend, isolated_media):
     response = post(PNG, name="baby.gif", content_type="image/gif")
 
     assert response.status_code == 201, response.content
@@ -89,11 +90,11 @@ TRUNCATED = {
 
 
 @pytest.mark.parametrize("data", TRUNCATED.values(), ids=TRUNCATED.keys())
-def test_a_truncated_image_is_refused_because_it_is_decoded_in_full_first(live_model, isolated_media, data):
+def test_a_truncated_image_is_refused_because_it_is_decoded_in_full_first(fake_backend, isolated_media, data):
     assert_refused(post(data), isolated_media, mentions="damaged or incomplete")
 
 
-def test_a_file_over_the_byte_limit_is_refused(settings, live_model, isolated_media):
+def test_a_file_over_the_byte_limit_is_refused(settings, fake_backend, isolated_media):
     settings.INFANTINO_MAX_UPLOAD_BYTES = 20_000
     big = encode(Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)), "PNG")
     assert len(big) > 20_000
@@ -101,13 +102,13 @@ def test_a_file_over_the_byte_limit_is_refused(settings, live_model, isolated_me
     assert_refused(post(big, name="big.png"), isolated_media, mentions="larger than")
 
 
-def test_an_image_over_the_pixel_limit_is_refused(settings, live_model, isolated_media):
+def test_an_image_over_the_pixel_limit_is_refused(settings, fake_backend, isolated_media):
     settings.INFANTINO_MAX_PIXELS = 1000
 
     assert_refused(post(jpeg_bytes(size=64)), isolated_media, mentions="pixels")
 
 
-def test_a_tiny_png_declaring_huge_dimensions_is_refused_without_being_decoded(live_model, isolated_media):
+def test_a_tiny_png_declaring_huge_dimensions_is_refused_without_being_decoded(fake_backend, isolated_media):
     bomb = png_header_only(100_000, 100_000)  # 10 gigapixels declared in 69 bytes
     assert len(bomb) < 100
 
@@ -118,14 +119,14 @@ def test_a_tiny_png_declaring_huge_dimensions_is_refused_without_being_decoded(l
     assert_refused(response, isolated_media, mentions="pixels")
 
 
-def test_pillows_own_decompression_bomb_error_is_a_400_not_a_500(settings, live_model, isolated_media):
+def test_pillows_own_decompression_bomb_error_is_a_400_not_a_500(settings, fake_backend, isolated_media):
     settings.INFANTINO_MAX_PIXELS = 10**12  # our limit out of the way: Pillow's must still answer cleanly
     bomb = png_header_only(20_000, 20_000)  # 400 megapixels: more than twice Image.MAX_IMAGE_PIXELS
 
     assert_refused(post(bomb, name="bomb.png"), isolated_media, mentions="pixels")
 
 
-def test_gps_exif_xmp_icc_and_comments_are_not_stored(live_model, isolated_media):
+def test_gps_exif_xmp_icc_and_comments_are_not_stored(fake_backend, isolated_media):
     original = jpeg_with_private_metadata()
 
     assert post(original).status_code == 201
@@ -140,7 +141,7 @@ def test_gps_exif_xmp_icc_and_comments_are_not_stored(live_model, isolated_media
         assert "icc_profile" not in stored.info and "xmp" not in stored.info and "comment" not in stored.info
 
 
-def test_a_jpeg_carrying_a_script_and_trailing_html_is_stored_without_them(live_model, isolated_media):
+def test_a_jpeg_carrying_a_script_and_trailing_html_is_stored_without_them(fake_backend, isolated_media):
     polyglot = (
         encode(face_like(48), "JPEG", comment=b"<script>alert(1)</script>") + b"<html><script>x()</script></html>"
     )
@@ -151,7 +152,7 @@ def test_a_jpeg_carrying_a_script_and_trailing_html_is_stored_without_them(live_
     assert b"<script" not in path.read_bytes() and b"<html" not in path.read_bytes()
 
 
-def test_the_stored_name_is_the_sha256_of_the_stored_bytes_and_nothing_the_user_sent(live_model, isolated_media):
+def test_the_stored_name_is_the_sha256_of_the_stored_bytes_and_nothing_the_user_sent(fake_backend, isolated_media):
     response = post(jpeg_bytes(seed=3), name="../../2024-05-01 Emma's first smile.jpg")
 
     assert response.status_code == 201
@@ -162,7 +163,7 @@ def test_the_stored_name_is_the_sha256_of_the_stored_bytes_and_nothing_the_user_
     assert path == isolated_media / "uploads" / f"{digest}.jpg"
 
 
-def test_the_same_photo_twice_is_one_stored_object_left_intact(live_model, isolated_media):
+def test_the_same_photo_twice_is_one_stored_object_left_intact(fake_backend, isolated_media):
     photo = jpeg_bytes(seed=4)
     first, second = post(photo, name="a.jpg"), post(photo, name="b.jpg")
 
@@ -178,20 +179,20 @@ def mean_color(image: Image.Image, box: tuple[int, int, int, int] | None = None)
     return np.asarray(image.crop(box) if box else image, dtype=np.float64).reshape(-1, 3).mean(axis=0)
 
 
-def test_a_cmyk_jpeg_is_accepted_with_its_colours(live_model, isolated_media):
+def test_a_cmyk_jpeg_is_accepted_with_its_colours(fake_backend, isolated_media):
     assert post(cmyk_jpeg()).status_code == 201
 
     red, green, blue = mean_color(stored_image(isolated_media))
     assert red > 200 and green < 60 and blue < 60
 
 
-def test_a_16_bit_png_keeps_its_grey_level_instead_of_turning_white(live_model, isolated_media):
+def test_a_16_bit_png_keeps_its_grey_level_instead_of_turning_white(fake_backend, isolated_media):
     assert post(png_16bit(level=25600), name="scan.png").status_code == 201  # 25600 / 65535 ≈ 100 / 255
 
     assert np.allclose(mean_color(stored_image(isolated_media)), 100, atol=4)
 
 
-def test_a_palette_png_with_transparency_is_composited_on_white(live_model, isolated_media):
+def test_a_palette_png_with_transparency_is_composited_on_white(fake_backend, isolated_media):
     assert post(palette_png_with_transparency(), name="p.png").status_code == 201
 
     image = stored_image(isolated_media)
@@ -200,7 +201,7 @@ def test_a_palette_png_with_transparency_is_composited_on_white(live_model, isol
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "LA"])
-def test_transparent_pixels_become_white_not_black(live_model, isolated_media, mode):
+def test_transparent_pixels_become_white_not_black(fake_backend, isolated_media, mode):
     assert post(half_transparent(mode), name="alpha.png").status_code == 201
 
     image = stored_image(isolated_media)
@@ -209,7 +210,7 @@ def test_transparent_pixels_become_white_not_black(live_model, isolated_media, m
 
 
 @pytest.mark.parametrize("fmt", ["WEBP", "PNG"], ids=["animated webp", "apng"])
-def test_an_animation_is_accepted_and_its_first_frame_is_used(live_model, isolated_media, fmt):
+def test_an_animation_is_accepted_and_its_first_frame_is_used(fake_backend, isolated_media, fmt):
     data = animated(fmt, colors=((255, 0, 0), (0, 255, 0), (0, 0, 255)))
     with Image.open(io.BytesIO(data)) as probe:
         assert probe.n_frames == 3
@@ -220,11 +221,11 @@ def test_an_animation_is_accepted_and_its_first_frame_is_used(live_model, isolat
     assert red > 200 and green < 60 and blue < 60
 
 
-def test_an_animated_gif_is_refused_like_any_gif(live_model, isolated_media):
+def test_an_animated_gif_is_refused_like_any_gif(fake_backend, isolated_media):
     assert_refused(post(animated("GIF"), name="anim.gif", content_type="image/gif"), isolated_media, mentions="GIF")
 
 
-def test_exif_orientation_is_applied_to_a_webp_before_its_metadata_is_dropped(live_model, isolated_media):
+def test_exif_orientation_is_applied_to_a_webp_before_its_metadata_is_dropped(fake_backend, isolated_media):
     picture = solid((255, 255, 255), 48)
     picture.paste((255, 0, 0), (0, 0, 48, 8))  # a red band along the top
     exif = Image.Exif()
