@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.authentication import ThrottledBasicAuthentication
-from infantino_site.api_errors import ERROR, error
-from infantino_site.api_inputs import NoInput, validated
+from common.api_errors import ERROR, error
+from common.api_inputs import NoInput, validated
 
 WRONG = "Wrong username or password."
 

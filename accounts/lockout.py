@@ -17,8 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from infantino_site.oncely import OncePer
-from infantino_site.throttling import client_ident
+from common.oncely import OncePer
+from common.throttling import client_ident
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from annotations import services
 from annotations.models import Adjudication, Annotation, AnnotatorPreference, LabelingSettings, QueueSkip
-from infantino_site.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin
 
 
 @admin.register(Annotation)

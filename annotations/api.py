@@ -15,8 +15,8 @@ from annotations import selectors, services
 from annotations.learning.warmup import request_warm_up
 from annotations.models import Annotation
 from annotations.selectors import QueueItem
-from infantino_site.api_errors import ERROR, error
-from infantino_site.api_inputs import UPLOAD_PARSERS, ChoiceField, NoInput, validated
+from common.api_errors import ERROR, error
+from common.api_inputs import UPLOAD_PARSERS, ChoiceField, NoInput, validated
 from predictions.api import PredictionOutput
 from predictions.ml import InvalidImage, ModelUnavailable
 from predictions.models import Expression

@@ -20,8 +20,8 @@ from accounts.roles import is_admin
 from annotations.exports import FORMATS, export_lines
 from annotations.imports import images_import
 from annotations.learning.warmup import request_warm_up
-from infantino_site.api_errors import ERROR, error
-from infantino_site.api_inputs import UPLOAD_PARSERS, ChoiceField, excerpt
+from common.api_errors import ERROR, error
+from common.api_inputs import UPLOAD_PARSERS, ChoiceField, excerpt
 from predictions.batch import upload_entries
 from predictions.models import Expression
 

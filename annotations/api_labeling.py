@@ -12,8 +12,8 @@ from accounts.permissions import IsAdmin, IsAnnotator
 from accounts.roles import is_admin
 from annotations import selectors, services
 from annotations.api import refused
-from infantino_site.api_errors import ERROR, error
-from infantino_site.api_inputs import ChoiceField, NoInput, validated
+from common.api_errors import ERROR, error
+from common.api_inputs import ChoiceField, NoInput, validated
 from predictions.models import Unusable
 
 

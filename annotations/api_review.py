@@ -12,8 +12,8 @@ from accounts.permissions import IsAdjudicator, IsAdmin
 from annotations import selectors, services
 from annotations.api import refused
 from annotations.models import Adjudication
-from infantino_site.api_errors import ERROR
-from infantino_site.api_inputs import ChoiceField, validated
+from common.api_errors import ERROR
+from common.api_inputs import ChoiceField, validated
 from predictions.models import Expression
 
 

@@ -5,7 +5,7 @@ import threading
 from django.apps import AppConfig
 from django.conf import settings
 
-from infantino_site import jobs
+from common import jobs
 
 ONLINE = "online"  # the Celery queue of the single writer
 

@@ -12,7 +12,7 @@ from annotations.learning.writer import single_writer
 from annotations.models import Adjudication, Annotation, AnnotatorPreference, LabelingSettings, QueueSkip
 from annotations.selectors import annotation_get_visible
 from annotations.selectors.learned import images_learned_from
-from infantino_site.jobs import enqueue
+from common.jobs import enqueue
 from predictions import services as prediction_services
 from predictions.models import Expression, Prediction, Unusable
 from predictions.selectors import prediction_get_for_learning, predictions_shared

@@ -51,7 +51,7 @@ def prepare(start: Start, items: list[FolderItem]) -> Pool:
     from accounts.services import annotator_grant
     from annotations.learning.warmup import warm_up
     from bench.learning_curve_start import registry_in
-    from infantino_site.jobs import wait_for_idle
+    from common.jobs import wait_for_idle
     from predictions.models import ImageEmbedding, Prediction
 
     wait_for_idle(120)
@@ -78,7 +78,7 @@ def prepare(start: Start, items: list[FolderItem]) -> Pool:
 def reset(pool: Pool) -> None:
     """No labels, the start model live and served: each run starts where the annotator would."""
     from annotations.models import Annotation
-    from infantino_site.jobs import wait_for_idle
+    from common.jobs import wait_for_idle
     from predictions import ml
 
     wait_for_idle(120)
@@ -108,7 +108,7 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
     from rest_framework.test import APIClient
 
     from annotations.models import Annotation
-    from infantino_site.jobs import wait_for_idle
+    from common.jobs import wait_for_idle
     from predictions import ml
 
     reset(pool)

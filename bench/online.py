@@ -212,7 +212,7 @@ def reset_to(base: str, *, guard: bool) -> None:
     from django.conf import settings
 
     from annotations.models import Annotation
-    from infantino_site.jobs import wait_for_idle
+    from common.jobs import wait_for_idle
     from predictions import ml
 
     wait_for_idle(120)
@@ -228,7 +228,7 @@ def run_burst(source: Source, base: str, stream: Stream, images: list[str]) -> d
     from rest_framework.test import APIClient
 
     from annotations.models import Annotation
-    from infantino_site.jobs import wait_for_idle
+    from common.jobs import wait_for_idle
     from mlcore.labels import LABELS
 
     reset_to(base, guard=True)
@@ -266,7 +266,7 @@ def run_stream(source: Source, base: str, stream: Stream, images: list[str], *, 
     from rest_framework.test import APIClient
 
     from annotations.models import Annotation
-    from infantino_site.jobs import wait_for_idle
+    from common.jobs import wait_for_idle
     from mlcore.labels import LABELS
 
     reset_to(base, guard=guard)

@@ -15,7 +15,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
-from infantino_site.oncely import OncePer
+from common.oncely import OncePer
 
 logger = logging.getLogger(__name__)
 

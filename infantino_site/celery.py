@@ -1,7 +1,7 @@
 """The Celery app for production's background workers (``celery -A infantino_site worker -Q online …``).
 
 One task runs any registered job by its dotted path; ``route_job`` sends it to the job's queue and beat runs the
-periodic jobs, both as the apps registered them in ``infantino_site.jobs``. A failed job is retried by the jobs'
+periodic jobs, both as the apps registered them in ``common.jobs``. A failed job is retried by the jobs'
 retry policy, and a worker that starts queues every waiting label again, so labels whose worker died are not lost.
 """
 
@@ -16,7 +16,7 @@ from celery.signals import worker_ready
 from django.apps import apps
 from django.conf import settings
 
-from infantino_site import jobs
+from common import jobs
 from infantino_site.env import load_env_file
 from infantino_site.variables import value
 

@@ -28,7 +28,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.deprecation import MiddlewareMixin
 from storages.backends.s3 import S3Storage
 
-from infantino_site.oncely import OncePer
+from common.oncely import OncePer
 from predictions import ml
 
 logger = logging.getLogger(__name__)

@@ -217,19 +217,19 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",  # "Authorization: Token …" (no CSRF: no cookie)
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "infantino_site.throttling.AnonThrottle",
-        "infantino_site.throttling.UserThrottle",
-        "infantino_site.throttling.ScopeThrottle",
+        "common.throttling.AnonThrottle",
+        "common.throttling.UserThrottle",
+        "common.throttling.ScopeThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": INFANTINO_THROTTLE_RATES,
     # Clients are told apart by REMOTE_ADDR; behind N proxies set INFANTINO_NUM_PROXIES=N, so X-Forwarded-For
     # is read N hops deep and a client cannot pick its own address to dodge the throttle.
     "NUM_PROXIES": value("INFANTINO_NUM_PROXIES"),
-    "EXCEPTION_HANDLER": "infantino_site.api_errors.error_handler",
+    "EXCEPTION_HANDLER": "common.api_errors.error_handler",
     # DRF's own JSON and form parsers read a body of any size; these keep DATA_UPLOAD_MAX_MEMORY_SIZE.
     "DEFAULT_PARSER_CLASSES": [
-        "infantino_site.api_inputs.JSONParser",
-        "infantino_site.api_inputs.FormParser",
+        "common.api_inputs.JSONParser",
+        "common.api_inputs.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
 }

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 # Uploaded photos have no open /media/ route: they are served by predictions:image after an access check.
 # /healthz and /readyz are answered by infantino_site.health's middleware, ahead of every route.
 # An unknown /api/… path answers {"error": …} like every other API error (with DEBUG off, as in production).
-handler404 = "infantino_site.api_errors.not_found"
+handler404 = "common.api_errors.not_found"
 urlpatterns = [
     path("", include("predictions.urls")),
     path("api/", include("predictions.api_urls")),

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from infantino_site.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin
 from modelops.models import ModelChange, TrainingJob
 
 

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from infantino_site.api_errors import ERROR, error
+from common.api_errors import ERROR, error
 from predictions.ml import ModelUnavailable
 from predictions.selectors import live_model_summary
 

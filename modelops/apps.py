@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
-from infantino_site import jobs
+from common import jobs
 
 
 class ModelopsConfig(AppConfig):

@@ -22,7 +22,7 @@ from asgiref.sync import async_to_sync
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 
-from infantino_site.oncely import OncePer
+from common.oncely import OncePer
 from modelops.selectors import training_public_payload
 from predictions.ml import ModelUnavailable, backend
 

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from infantino_site.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin
 from predictions import services
 from predictions.models import ImageEmbedding, Prediction
 

@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 
 from accounts import roles
 from accounts.sessions import owner_session_key, viewer_session_key
-from infantino_site.api_errors import ERROR, error
-from infantino_site.api_inputs import UPLOAD_PARSERS, NoInput, validated
+from common.api_errors import ERROR, error
+from common.api_inputs import UPLOAD_PARSERS, NoInput, validated
 from predictions import selectors, services
 from predictions.ml import InvalidImage, ModelUnavailable
 from predictions.models import Prediction

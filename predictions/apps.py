@@ -5,7 +5,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
 
-from infantino_site import jobs
+from common import jobs
 
 RETENTION_EVERY_SECONDS = 3600.0  # retention counts in days: an hour late is on time
 

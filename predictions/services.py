@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from infantino_site.api_errors import ServiceUnavailable
+from common.api_errors import ServiceUnavailable
 from predictions import ml, selectors
 from predictions.models import ImageEmbedding, Prediction, content_name
 from predictions.signals import consent_withdrawn, labels_counted, person_data_deleting, photos_deleting

@@ -14,8 +14,8 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.sessions import owner_session_key, viewer_session_key
-from infantino_site.api_errors import ServiceUnavailable
-from infantino_site.throttling import rate_exceeded
+from common.api_errors import ServiceUnavailable
+from common.throttling import rate_exceeded
 from predictions import batch, selectors, services
 from predictions.ml import InvalidImage
 from predictions.models import Expression, Prediction

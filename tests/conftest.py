@@ -73,7 +73,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     try:
         return (yield)
     finally:
-        from infantino_site import jobs
+        from common import jobs
 
         jobs.wait_for_idle(timeout=JOBS_FINISH_SECONDS)
 

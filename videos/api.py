@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.sessions import owner_session_key, viewer_session_key
-from infantino_site.api_errors import ERROR, error
-from infantino_site.api_inputs import UPLOAD_PARSERS, NoInput, validated
+from common.api_errors import ERROR, error
+from common.api_inputs import UPLOAD_PARSERS, NoInput, validated
 from predictions.ml import InvalidImage as InvalidPhoto
 from predictions.ml import ModelUnavailable
 from predictions.selectors import prediction_image_url

@@ -5,7 +5,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
 
-from infantino_site import jobs
+from common import jobs
 
 
 def _claim_clips(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -25,8 +25,8 @@ from django.db import IntegrityError, transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-from infantino_site.api_errors import ServiceUnavailable
-from infantino_site.jobs import enqueue
+from common.api_errors import ServiceUnavailable
+from common.jobs import enqueue
 from modelops.events import broadcast_to_owner
 from predictions import ml
 from predictions.models import Prediction

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from annotations.learning import replay, suspicious
 from annotations.learning.writer import single_writer
 from annotations.models import Annotation
-from infantino_site.jobs import enqueue
+from common.jobs import enqueue
 from modelops.models import ModelChange
 from modelops.services import live_version_move
 from predictions import ml

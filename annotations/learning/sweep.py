@@ -10,7 +10,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from annotations.models import Adjudication, Annotation
-from infantino_site.jobs import enqueue
+from common.jobs import enqueue
 from predictions.selectors import predictions_usable_for_learning
 
 logger = logging.getLogger(__name__)

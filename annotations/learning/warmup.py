@@ -8,7 +8,7 @@ import time
 
 from django.conf import settings
 
-from infantino_site.jobs import enqueue
+from common.jobs import enqueue
 from predictions import ml
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from infantino_site import jobs
+from common import jobs
 from modelops.events import broadcast_training
 from modelops.models import ModelChange, TrainingJob
 from modelops.selectors import training_job_payload

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from PIL import Image
 
-from infantino_site.api_errors import ServiceUnavailable
+from common.api_errors import ServiceUnavailable
 from mlcore.datasets import DataFolders, data_folders, image_files
 from mlcore.faces import DETECTORS as FACE_DETECTORS
 from mlcore.faces import square_crop

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from infantino_site.oncely import OncePer
+from common.oncely import OncePer
 from mlcore import runtime
 from mlcore.model import ExpressionModel
 from mlcore.registry import ArtifactRefused, Registry, RegistryUnavailable

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.backends.signals import connection_created
 
 from annotations.models import Annotation
-from infantino_site import jobs
+from common import jobs
 from tests.annotations.conftest import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from infantino_site import jobs
+from common import jobs
 from modelops.models import TrainingJob
 from modelops.services import autotrain, autotrain_ensure, autotrain_in_background, retrain
 from tests.mlcore.tiny_data import image_folder

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from annotations.models import Annotation
-from infantino_site import jobs
+from common import jobs
 from predictions import tasks
 from predictions.models import Prediction
 from predictions.services import prediction_create

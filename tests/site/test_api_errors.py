@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.exceptions import NotFound, ValidationError
 
-from infantino_site.api_errors import ServiceUnavailable, error, error_handler
+from common.api_errors import ServiceUnavailable, error, error_handler
 
 
 def test_a_service_that_is_down_answers_503_asking_to_come_back_later():

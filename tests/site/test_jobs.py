@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
+from common import jobs
 from infantino_site import celery as celery_app
-from infantino_site import jobs
 from tests.servers import REPO_ROOT, app_env
 
 ONLINE_LEARNING = [
@@ -90,7 +90,7 @@ def test_a_celery_job_that_keeps_failing_is_retried_by_the_policy_then_given_up(
     settings.INFANTINO_JOB_MAX_RETRIES = 2
     calls.clear()
     path = registered(mlflow_is_down)
-    with caplog.at_level(logging.WARNING, logger="infantino_site.jobs"):
+    with caplog.at_level(logging.WARNING, logger="common.jobs"):
         result = celery_app.run_job.apply(args=[path, {}])  # eager: retries run at once
 
     assert result.failed()
@@ -104,7 +104,7 @@ THREAD_RUNNER = textwrap.dedent(
     """
     import django
     django.setup()
-    from infantino_site import jobs
+    from common import jobs
     jobs.JOBS.clear()  # no database here for the sweep of waiting labels
     calls = []
     def mlflow_is_down():
@@ -145,7 +145,7 @@ def test_each_app_registers_its_own_jobs_and_the_runner_names_none():
         "videos.tasks.analyse": "video",
     }.items()
     assert jobs.worker_start_jobs() == [("annotations.tasks.learn_waiting", {"older_than": 0})]
-    source = "".join((REPO_ROOT / "infantino_site" / name).read_text() for name in ("jobs.py", "celery.py"))
+    source = "".join((REPO_ROOT / name).read_text() for name in ("common/jobs.py", "infantino_site/celery.py"))
     assert not [app for app in ("annotations", "predictions", "modelops", "videos") if f"{app}." in source]
 
 

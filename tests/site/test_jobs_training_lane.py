@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from infantino_site import jobs
+from common import jobs
 from tests.servers import REPO_ROOT, app_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="niceness per thread is Linux's")
@@ -26,7 +26,7 @@ TRAINING_BESIDE_LABELS = textwrap.dedent(
     import json, os, threading
     import django
     django.setup()
-    from infantino_site import jobs
+    from common import jobs
     jobs.JOBS.clear()  # no database here for the sweep of waiting labels
     seen, started, learned = {}, threading.Event(), threading.Event()
     def niceness():
@@ -80,7 +80,7 @@ def test_a_niceness_the_system_refuses_is_logged_and_the_training_goes_on(monkey
 
     monkeypatch.setattr(os, "setpriority", refused)
     current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    with caplog.at_level(logging.WARNING, logger="infantino_site.jobs"):
+    with caplog.at_level(logging.WARNING, logger="common.jobs"):
         jobs.lower_priority(current + 1)
 
     assert "the training thread keeps its priority: niceness" in caplog.text

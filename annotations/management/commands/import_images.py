@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from accounts.roles import is_annotator
 from annotations.imports import ImportResult, images_import, importer_account
-from infantino_site.api_errors import ServiceUnavailable
+from common.api_errors import ServiceUnavailable
 from predictions.batch import Outcome, folder_entries, folder_files
 
 SHOWN_REASONS = 20  # refused files listed one by one; past that, counted by reason

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from infantino_site.api_inputs import excerpt
+from common.api_inputs import excerpt
 
 # The body of every error answer, for the OpenAPI schema: ``@extend_schema(responses={400: ERROR, ...})``.
 ERROR = inline_serializer("Error", fields={"error": serializers.CharField()})
