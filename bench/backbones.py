@@ -9,7 +9,8 @@ class-balanced) and the project's MLP head recipe (``mlcore.online.fit_head``,
 on standardised features). Pooled over the folds every photo is scored once. Per backbone and head: accuracy with
 its 95 % interval, macro-F1, per-class recall, ECE, 3-class valence accuracy; ``paired`` holds each one minus lite0
 at 128 px (today's resolution) under the same head, accuracy and macro-F1 with 95 % paired-bootstrap intervals.
-``timing``: milliseconds per face on one torch thread, in batches of 32 (bulk) and one face at a time (served).
+``timing``: per face on one torch thread, multiply-accumulates and milliseconds (CPU and wall time) in batches of 32
+(bulk) and one face at a time (served).
 ``--keep DIR`` keeps the features and their timings there, and a later run on the same photos reuses them.
 """
 
@@ -85,19 +86,30 @@ def crops(base: Any, size: int, names: list[str]) -> tuple[torch.Tensor, int]:
 
 
 def embed(network: Callable[[torch.Tensor], torch.Tensor], faces: torch.Tensor) -> tuple[np.ndarray, dict[str, Any]]:
-    """Features of every face (batches of 32) and what they cost per face: bulk, and one at a time as served."""
+    """Features of every face (batches of 32) and what they cost per face: multiply-accumulates, and milliseconds in
+    bulk and one face at a time (as served), in CPU time (what a loaded machine does not inflate) and wall time."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     features = []
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     with torch.no_grad():
         for start in range(0, len(faces), 32):
             features.append(network(faces[start : start + 32]))
-        bulk_ms = 1000 * (time.perf_counter() - started) / len(faces)
-        single = []
+        bulk = {
+            "bulk_cpu_ms_per_face": round(1000 * (time.process_time() - cpu) / len(faces), 2),
+            "bulk_wall_ms_per_face": round(1000 * (time.perf_counter() - wall) / len(faces), 2),
+        }
+        single_cpu, single_wall = [], []
         for face in faces[:SERVED_SAMPLE]:
-            tick = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             network(face[None])
-            single.append(1000 * (time.perf_counter() - tick))
-    return torch.cat(features).numpy().astype(np.float64), {"bulk_ms_per_face": round(bulk_ms, 2), **summary(single)}
+            single_cpu.append(1000 * (time.process_time() - cpu))
+            single_wall.append(1000 * (time.perf_counter() - wall))
+        with FlopCounterMode(display=False) as counter:
+            network(faces[:1])
+    cost = {"gmacs_per_face": round(counter.get_total_flops() / 2e9, 3), **bulk}
+    cost |= {"single_cpu": summary(single_cpu), "single_wall": summary(single_wall)}
+    return torch.cat(features).numpy().astype(np.float64), cost
 
 
 def lite0(image_size: int) -> Callable[[torch.Tensor], torch.Tensor]:
