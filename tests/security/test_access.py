@@ -26,7 +26,7 @@ def answers(client: APIClient, prediction_id: str) -> dict[str, int]:
     return {name: client.get(url).status_code for name, url in id_routes(prediction_id).items()}
 
 
-def test_an_anonymous_api_upload_is_read_back_by_the_same_client_and_by_nobody_else(live_model, stranger):
+def test_an_anonymous_api_upload_is_read_back_by_the_same_client_and_by_nobody_else(fake_backend, stranger):
     parent = APIClient()
     created = upload(parent)
 
@@ -36,7 +36,7 @@ def test_an_anonymous_api_upload_is_read_back_by_the_same_client_and_by_nobody_e
         assert answers(other, created["id"]) == {"api": 404, "page": 404, "image": 404}
 
 
-def test_someone_elses_prediction_answers_exactly_like_one_that_does_not_exist(live_model, owner, stranger):
+def test_someone_elses_prediction_answers_exactly_like_one_that_does_not_exist(fake_backend, owner, stranger):
     created = upload(signed_in(owner))
     client = signed_in(stranger)
 
@@ -47,14 +47,14 @@ def test_someone_elses_prediction_answers_exactly_like_one_that_does_not_exist(l
     assert theirs.json() == missing.json() == {"error": "No prediction has this id."}
 
 
-def test_a_signed_in_owner_sees_their_upload_from_any_session(live_model, owner):
+def test_a_signed_in_owner_sees_their_upload_from_any_session(fake_backend, owner):
     created = upload(signed_in(owner))
 
     assert answers(signed_in(owner), created["id"]) == {"api": 200, "page": 200, "image": 200}
 
 
 def test_the_photo_is_served_only_through_the_checked_route_never_from_an_open_media_path(
-    live_model, owner, isolated_media
+    fake_backend, owner, isolated_media
 ):
     client = signed_in(owner)
     created = upload(client)
@@ -70,7 +70,7 @@ def test_the_photo_is_served_only_through_the_checked_route_never_from_an_open_m
     assert client.get(f"/media/{relative}").status_code == 404
 
 
-def test_annotators_see_others_photos_to_label_them_but_cannot_delete_them(live_model, owner, annotator):
+def test_annotators_see_others_photos_to_label_them_but_cannot_delete_them(fake_backend, owner, annotator):
     created = upload(signed_in(owner))
     client = signed_in(annotator)
 
@@ -80,7 +80,7 @@ def test_annotators_see_others_photos_to_label_them_but_cannot_delete_them(live_
     assert Prediction.objects.filter(pk=created["id"]).exists()
 
 
-def test_nobody_but_the_owner_or_an_admin_deletes_a_photo(live_model, owner, stranger, admin):
+def test_nobody_but_the_owner_or_an_admin_deletes_a_photo(fake_backend, owner, stranger, admin):
     first, second = upload(signed_in(owner), seed=1), upload(signed_in(owner), seed=2)
 
     assert APIClient().delete(f"/api/predictions/{first['id']}/").status_code == 404
@@ -93,7 +93,7 @@ def test_nobody_but_the_owner_or_an_admin_deletes_a_photo(live_model, owner, str
     assert Prediction.objects.count() == 0
 
 
-def test_the_upload_page_lists_only_this_persons_uploads(live_model, owner, stranger):
+def test_the_upload_page_lists_only_this_persons_uploads(fake_backend, owner, stranger):
     mine, theirs = upload(signed_in(owner), seed=1), upload(signed_in(stranger), seed=2)
 
     page = signed_in(owner).get("/").content.decode()
@@ -102,7 +102,7 @@ def test_the_upload_page_lists_only_this_persons_uploads(live_model, owner, stra
     assert theirs["id"] not in page
 
 
-def test_photos_uploaded_before_signing_in_stay_with_the_person(live_model, owner, client):
+def test_photos_uploaded_before_signing_in_stay_with_the_person(fake_backend, owner, client):
     from tests.security.conftest import PASSWORD
 
     client.get("/")
@@ -130,20 +130,20 @@ LABELING_ROUTES = [
 
 
 @pytest.mark.parametrize(("method", "url"), LABELING_ROUTES)
-def test_labeling_needs_the_annotator_role(live_model, stranger, method, url):
+def test_labeling_needs_the_annotator_role(fake_backend, stranger, method, url):
     assert getattr(APIClient(), method)(url).status_code in {401, 403}
     response = getattr(signed_in(stranger), method)(url)
     assert response.status_code == 403
     assert "annotator" in response.json()["error"]
 
 
-def test_the_queue_page_is_for_annotators(live_model, stranger, annotator):
+def test_the_queue_page_is_for_annotators(fake_backend, stranger, annotator):
     assert APIClient().get("/label/").status_code == 302  # to sign in
     assert signed_in(stranger).get("/label/").status_code == 403
     assert signed_in(annotator).get("/label/").status_code == 200
 
 
-def test_the_queue_hands_annotators_photo_urls_that_only_they_can_open(live_model, owner, annotator):
+def test_the_queue_hands_annotators_photo_urls_that_only_they_can_open(fake_backend, owner, annotator):
     upload(signed_in(owner))
 
     (item,) = signed_in(annotator).get("/api/queue/").json()
@@ -152,7 +152,7 @@ def test_the_queue_hands_annotators_photo_urls_that_only_they_can_open(live_mode
     assert APIClient().get(item["image_url"]).status_code == 404
 
 
-def test_a_label_is_seen_and_undone_only_by_its_annotator_or_an_admin(live_model, owner, annotator, make_user, admin):
+def test_a_label_is_seen_and_undone_only_by_its_annotator_or_an_admin(fake_backend, owner, annotator, make_user, admin):
     created = upload(signed_in(owner))
     label = Annotation.objects.create(image_id=created["id"], label="happy", annotator=annotator)
     other_annotator = make_user("bert", annotator=True)
@@ -187,7 +187,9 @@ def test_a_person_creates_an_account_and_is_signed_in(client, django_user_model)
     assert client.post("/accounts/signup/", {"username": "x", "password1": "1", "password2": "1"}).status_code == 400
 
 
-def test_in_production_a_presigned_url_is_handed_out_only_after_the_access_check(settings, live_model, owner, stranger):
+def test_in_production_a_presigned_url_is_handed_out_only_after_the_access_check(
+    settings, fake_backend, owner, stranger
+):
     client = signed_in(owner)
     created = upload(client)
     settings.SERVE_MEDIA = False  # the production profile: a private S3 bucket, signing needs no network

@@ -49,7 +49,7 @@ def anonymous_upload(client: Client) -> str:
     return response.json()["id"]
 
 
-def test_the_upload_form_is_refused_without_its_token_and_accepted_with_it(live_model):
+def test_the_upload_form_is_refused_without_its_token_and_accepted_with_it(fake_backend):
     client = strict()
 
     assert client.post("/", {"image": photo()}).status_code == 403
@@ -71,7 +71,7 @@ def test_signing_in_and_signing_up_without_a_token_are_refused(owner):
     )
 
 
-def test_deleting_without_a_token_deletes_nothing(live_model, owner):
+def test_deleting_without_a_token_deletes_nothing(fake_backend, owner):
     created = upload(signed_in(owner))
     client = strict(owner)
 
@@ -97,7 +97,7 @@ def test_a_signed_in_browsers_api_calls_need_the_token(annotator, admin):
     assert strict(admin).post("/dashboard/rollback/").status_code == 403
 
 
-def test_an_anonymous_browser_session_cannot_delete_or_upload_without_the_token(live_model):
+def test_an_anonymous_browser_session_cannot_delete_or_upload_without_the_token(fake_backend):
     client = strict()
     prediction_id = anonymous_upload(client)
 
@@ -112,7 +112,7 @@ def test_an_anonymous_browser_session_cannot_delete_or_upload_without_the_token(
     assert [str(pk) for pk in Prediction.objects.values_list("id", flat=True)] == [prediction_id]
 
 
-def test_an_anonymous_browser_session_deletes_with_the_token_its_page_gives(live_model):
+def test_an_anonymous_browser_session_deletes_with_the_token_its_page_gives(fake_backend):
     client = strict()
     prediction_id = anonymous_upload(client)
     client.get("/")  # the page sets the cookie a script sends back in X-CSRFToken
@@ -124,7 +124,7 @@ def test_an_anonymous_browser_session_deletes_with_the_token_its_page_gives(live
     assert client.post("/api/me/delete-data/", HTTP_X_CSRFTOKEN=token, **SAME_ORIGIN).status_code == 200
 
 
-def test_another_site_cannot_plant_a_photo_in_a_fresh_browser(live_model):
+def test_another_site_cannot_plant_a_photo_in_a_fresh_browser(fake_backend):
     client = strict()
 
     refused = client.post("/api/predictions/", {"image": photo()}, **CROSS_SITE)
@@ -134,7 +134,7 @@ def test_another_site_cannot_plant_a_photo_in_a_fresh_browser(live_model):
     assert "sessionid" not in client.cookies
 
 
-def test_curl_with_a_cookie_jar_uploads_reads_and_deletes_without_a_token(live_model):
+def test_curl_with_a_cookie_jar_uploads_reads_and_deletes_without_a_token(fake_backend):
     client = strict()  # sends the session cookie back, and none of a browser's headers
     prediction_id = anonymous_upload(client)
 
@@ -147,11 +147,11 @@ def test_curl_with_a_cookie_jar_uploads_reads_and_deletes_without_a_token(live_m
     assert Prediction.objects.count() == 0
 
 
-def test_curl_without_a_session_uploads_without_a_token(live_model):
+def test_curl_without_a_session_uploads_without_a_token(fake_backend):
     assert strict().post("/api/predictions/", {"image": photo()}).status_code == 201
 
 
-def test_basic_auth_needs_no_token_even_with_a_session_cookie_and_an_origin(live_model, annotator):
+def test_basic_auth_needs_no_token_even_with_a_session_cookie_and_an_origin(fake_backend, annotator):
     client = strict()
     anonymous_upload(client)
     credentials = base64.b64encode(f"{annotator.username}:{PASSWORD}".encode()).decode()
