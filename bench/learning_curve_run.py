@@ -141,6 +141,8 @@ def online_run(pool: Pool, start: Start, *, order: str, seed: int, marks: list[i
             continue  # the queue read again, the jobs still running: a script posting page after page
         if burst:
             wait_for_idle(600)
+            second_opinions(second, pool)  # labels a consolidation sent back wait for a second annotator
+            wait_for_idle(600)
         for annotation_id in pending:
             settle(Annotation, annotation_id)
         pending.clear()
