@@ -211,7 +211,10 @@ class Batch:
 
     def _store_chunk(self, chunk: list[_Read]) -> Iterator[Pair]:
         """Predict the chunk's new photos together, then store or skip each file in order."""
-        new = [read for read in chunk if read.decoded is not None and read.raw not in self._seen]
+        readable = [read for read in chunk if read.decoded is not None and read.raw not in self._seen]
+        # One query for the chunk: a folder imported again predicts none of the photos it stored the first time.
+        stored = set(self.stored.filter(image__in=[read.name for read in readable]).values_list("image", flat=True))
+        new = [read for read in readable if read.name not in stored]
         outcomes = iter(ml.backend().predict_many([read.decoded.image for read in new]))  # type: ignore[union-attr]
         predicted = {id(read): next(outcomes) for read in new}
         for read in chunk:
