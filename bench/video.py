@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.common import shared_data, summary  # noqa: E402
-from tests.servers import TEMPLATES, app_env, app_server  # noqa: E402
+from tests.servers import PROFILE_VARIABLES, TEMPLATES, app_env, app_server  # noqa: E402
 
 SIZE = (640, 480)
 CLIP_FPS = 30
@@ -298,6 +298,8 @@ def main() -> None:
                     post(url, "/api/predictions/", "image", "photo.jpg", data)
                 idle = summary(photo_latencies(url, photos))
                 results = {name: analyse_on_server(url, clip, args.fps, photos) for name, clip in clips.items()}
+        for name in PROFILE_VARIABLES:  # registering set MLflow's variables here: this process is the embedded app
+            os.environ.pop(name, None)
         os.environ.update(env)
         os.environ["DJANGO_SETTINGS_MODULE"] = "infantino_site.settings"
         threads = int(env.get("INFANTINO_TORCH_THREADS", "1"))
