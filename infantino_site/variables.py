@@ -148,7 +148,8 @@ SECTIONS: tuple[Section, ...] = (
         _str("INFANTINO_MODEL_NAME", "infantino-expressions", "the registered model"),
         _float("INFANTINO_MODEL_POLL_SECONDS", 2.0, "how often a process checks the live alias"),
         _bool("INFANTINO_WARM_START", True, "load the model (and the learning stack) when a process starts"),
-        _int("INFANTINO_TORCH_THREADS", 1, "torch threads per process (more makes concurrent requests crawl)"),
+        _int("INFANTINO_TORCH_THREADS", 1, "threads of every runtime a process serves with: torch, ONNX Runtime, "
+             "OpenMP, OpenCV (more makes concurrent requests crawl)"),
         _str("INFANTINO_ML_BACKEND", "predictions.ml.mlflow_backend.MLflowBackend", "the one door to `mlcore`, by "
              "dotted path; tests name `predictions.ml.fake.FakeBackend`"),
         _bool("INFANTINO_AUTOTRAIN", True, "while only the starter model is live, a server start trains the full one "
