@@ -20,6 +20,7 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import http.cookiejar
 import json
 import os
 import platform
@@ -126,17 +127,21 @@ def multipart(field: str, name: str, data: bytes, **fields: str) -> tuple[bytes,
     return b"".join(parts) + head + data + f"\r\n--{boundary}--\r\n".encode(), boundary
 
 
+# One browser session for every request: a clip belongs to its uploader's session, anyone else gets a 404.
+SESSION = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
 def post(url: str, path: str, field: str, name: str, data: bytes, **fields: str) -> dict[str, Any]:
     body, boundary = multipart(field, name, data, **fields)
     request = urllib.request.Request(
         url + path, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )
-    with urllib.request.urlopen(request, timeout=120) as response:
+    with SESSION.open(request, timeout=120) as response:
         return json.loads(response.read())
 
 
 def get(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=60) as response:
+    with SESSION.open(url, timeout=60) as response:
         return json.loads(response.read())
 
 
