@@ -1,10 +1,13 @@
-"""What the bench scripts share: where the shared data lives, the recipe they train from, percentiles of timings."""
+"""What the bench scripts share: where the shared data lives, the recipe they train from, percentiles of timings,
+and the CPU every timing table names."""
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlcore.datasets import DataFolders, data_folders
 
@@ -42,4 +45,18 @@ def summary(ms: list[float]) -> dict[str, float]:
         "p50_ms": round(percentile(ms, 50), 2),
         "p95_ms": round(percentile(ms, 95), 2),
         "mean_ms": round(statistics.fmean(ms), 2),
+    }
+
+
+def cpu() -> dict[str, Any]:
+    """``lscpu``'s model name and the vector extensions that decide how fast convolutions run."""
+    text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    return {
+        "model": fields.get("Model name", "?").strip(),
+        "cpus": os.cpu_count(),
+        "avx2": "avx2" in flags,
+        "avx512": sorted(flag for flag in flags if flag.startswith("avx512")),
+        "vnni": sorted(flag for flag in flags if "vnni" in flag),
     }

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import percentile, shared_data  # noqa: E402
+from bench.common import cpu, percentile, shared_data  # noqa: E402
 from bench.online_data import Source, Stream  # noqa: E402
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def main() -> None:
         "stream": stream.summary(),
         "setup_seconds": {"upload_and_predict": round(upload_seconds, 1), "warm_up": round(warm_seconds, 1)},
         "tolerance": settings.INFANTINO_FORGETTING_TOLERANCE,
-        "cpu": cpu_name(),
+        "cpu": cpu(),
         "correction_strength": settings.INFANTINO_CORRECTION_STRENGTH,
         "runs": runs,
         "work_dir": str(work),
@@ -191,20 +191,6 @@ def upload(stream: Stream) -> list[str]:
         )
         for item in stream.items
     ]
-
-
-def cpu_name() -> dict[str, Any]:
-    """``lscpu``'s model name and whether the CPU has AVX2 and AVX-512: timings differ by CPU."""
-    import subprocess
-
-    text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    return {
-        "model": fields.get("Model name", "").strip(),
-        "avx2": "avx2" in flags,
-        "avx512": any(flag.startswith("avx512") for flag in flags),
-    }
 
 
 def reset_to(base: str, *, guard: bool) -> None:

@@ -44,7 +44,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import shared_data, summary  # noqa: E402
+from bench.common import cpu, shared_data, summary  # noqa: E402
 from bench.predict_latency import post  # noqa: E402
 from tests.servers import app_env, app_server  # noqa: E402
 
@@ -72,20 +72,6 @@ for path in paths:
     found += bool(faces)
 print(json.dumps({"ms": ms, "found": found, "tensorflow": tf.__version__}))
 """
-
-
-def cpu() -> dict[str, Any]:
-    """``lscpu``'s model name and the vector extensions that decide how fast convolutions run."""
-    text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    return {
-        "model": fields.get("Model name", "?").strip(),
-        "cpus": os.cpu_count(),
-        "avx2": "avx2" in flags,
-        "avx512": sorted(flag for flag in flags if flag.startswith("avx512")),
-        "vnni": sorted(flag for flag in flags if "vnni" in flag),
-    }
 
 
 def register_model(var: Path, detector: str, runtime_name: str) -> str:

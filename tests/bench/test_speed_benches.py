@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.common import cpu
 from bench.faces import detector_for, paired_interval
-from bench.speed import cpu
 
 
 def test_the_paired_interval_is_zero_for_the_same_answers_and_one_when_every_mistake_is_fixed() -> None:
