@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -34,7 +33,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.common import SHARED_DATA, base_config, summary  # noqa: E402
+from bench.common import SHARED_DATA, base_config, cpu, summary  # noqa: E402
 from bench.crossval import Folds, paired_macro_f1_difference, photo_folds, scores  # noqa: E402
 from mlcore.comparison import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED, accuracy_interval, correct, paired_difference  # noqa: E402
 from mlcore.datasets import data_folders  # noqa: E402
@@ -58,17 +57,6 @@ def arguments() -> argparse.Namespace:
         "--keep", type=Path, default=None, help="keep the features (and their timings) here; reuse them"
     )
     return parser.parse_args()
-
-
-def cpu_name() -> str:
-    """The CPU's model name, as ``lscpu`` shows it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def crops(base: Any, size: int, names: list[str]) -> tuple[torch.Tensor, int]:
@@ -246,7 +234,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "cpu": cpu_name(),
+                "cpu": cpu()["model"],
                 "torch_threads": torch.get_num_threads(),
                 "k": args.k,
                 "fold_seed": args.fold_seed,

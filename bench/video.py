@@ -23,8 +23,6 @@ import argparse
 import http.cookiejar
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,19 +37,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import shared_data, summary  # noqa: E402
+from bench.common import cpu, shared_data, summary  # noqa: E402
 from tests.servers import PROFILE_VARIABLES, TEMPLATES, app_env, app_server  # noqa: E402
 
 SIZE = (640, 480)
 CLIP_FPS = 30
-
-
-def cpu() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def register_model(var: Path) -> tuple[str, dict[str, Any]]:
@@ -316,7 +306,7 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "video",
-                "cpu": cpu(),
+                "cpu": cpu()["model"],
                 "cpus": os.cpu_count(),
                 "model": {"version": version, **architecture},
                 "clip": {"seconds": args.seconds, "size": list(SIZE), "file_fps": CLIP_FPS, "analysed_fps": args.fps},
