@@ -62,11 +62,11 @@ browser:
 	    echo "Chromium could not be installed: browser tests will skip"; \
 	  else echo "Chromium is not installed and this user cannot install it: browser tests will skip"; fi; }
 
-# pytest: one worker per core; tests/conftest.py keeps a module (and every Redis user) in one worker.
+# pytest: one worker per core; tests/conftest.py schedules a module (and every Redis user, and the browser app) whole.
 test: $(VENV)/.dev $(MTCNN_WEIGHTS) $(FACERES_WEIGHTS) browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2
 
 # Full training (FER2013 + infant photos from INFANTINO_DATA_DIR or ../shared/data); ~4 min on 2 cores.
 train: $(VENV)/.runtime $(MTCNN_WEIGHTS)

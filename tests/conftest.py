@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -48,22 +50,35 @@ def app_server_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
     servers.TEMPLATES.root = tmp_path_factory.getbasetemp() / "app-template"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for ``pytest-xdist --dist loadgroup``: a module's tests run in one worker (its module-scoped servers
-    start once), so do the tests of the one session-wide browser app, and every module that empties or shares a
-    database of the one Redis server on 6379 runs in a single worker, one after another."""
-    redis_users: dict[Path, bool] = {}
-    for item in items:
-        module = Path(str(item.path))
-        if module not in redis_users:
-            redis_users[module] = REDIS_PORT in module.read_text(errors="replace")
-        if redis_users[module]:
-            group = "redis"
-        elif "running_app" in getattr(item, "fixturenames", ()):
-            group = "running_app"
-        else:
-            group = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+@functools.cache
+def _module_group(module: str) -> str:
+    text = (REPO_ROOT / module).read_text(errors="replace")
+    if REDIS_PORT in text:
+        return "redis"
+    if "running_app" in text:
+        return "running_app"
+    return module
+
+
+def xdist_unit(nodeid: str) -> str:
+    """The unit a pytest-xdist worker takes whole: a module's tests (its module-scoped servers start once), the
+    tests of the one session-wide browser app, and every module that empties or shares a database of the one
+    Redis server on 6379 (they run one after another)."""
+    return _module_group(nodeid.split("::", 1)[0])
+
+
+class UnitScheduling(LoadScopeScheduling):
+    """Hands each worker whole :func:`xdist_unit` units. Not ``--dist loadgroup``: its ``xdist_group`` markers
+    work by renaming the test's node id, which pytest 9.2 no longer reads, so two Celery tests of one module ran
+    at once in two workers, each worker taking the other's jobs."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return xdist_unit(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> UnitScheduling:
+    return UnitScheduling(config, log)  # type: ignore[arg-type]
 
 
 @pytest.hookimpl(wrapper=True)
