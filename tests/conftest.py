@@ -13,7 +13,6 @@ from xdist.scheduler import LoadScopeScheduling
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-REDIS_PORT = "127.0.0.1:6379"  # the one Redis server on this machine: its databases are shared by every worker
 JOBS_FINISH_SECONDS = 120  # the longest a test's background jobs may run on after it
 
 
@@ -52,18 +51,16 @@ def app_server_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @functools.cache
 def _module_group(module: str) -> str:
-    text = (REPO_ROOT / module).read_text(errors="replace")
-    if REDIS_PORT in text:
-        return "redis"
-    if "running_app" in text:
+    path = REPO_ROOT / module
+    if path.is_file() and "running_app" in path.read_text(errors="replace"):
         return "running_app"
     return module
 
 
 def xdist_unit(nodeid: str) -> str:
-    """The unit a pytest-xdist worker takes whole: a module's tests (its module-scoped servers start once), the
-    tests of the one session-wide browser app, and every module that empties or shares a database of the one
-    Redis server on 6379 (they run one after another)."""
+    """The unit a pytest-xdist worker takes whole: a module's tests (its module-scoped servers start once) and the
+    tests of the one session-wide browser app. Modules that use the one Redis server on 6379 run side by side:
+    each has a database of its own (``tests/site/test_xdist_units.py`` keeps it so)."""
     return _module_group(nodeid.split("::", 1)[0])
 
 

@@ -24,7 +24,7 @@ from tests.servers import (
 
 pytestmark = pytest.mark.integration
 
-REDIS = "redis://127.0.0.1:6379/14"
+REDIS = "redis://127.0.0.1:6379/9"
 BUCKET = "infantino-test-images"
 
 
