@@ -77,6 +77,7 @@ def bootstrap(
     imagenet: bool = True,
     seed: int = 0,
     cache_dir: Path | None = None,
+    steps: int = STEPS,
     progress: ProgressCallback = no_progress,
 ) -> BootstrapResult:
     """Train a starter model from whatever data is given and register it; whoever asked decides whether it goes live."""
@@ -99,7 +100,7 @@ def bootstrap(
     )
     rows = _rows(extractor, train_config, config, progress)
     weights = _sampling_weights(rows.y[rows.train], rows.domain[rows.train], source_share=source_share)
-    _tune(extractor, rows, weights, seed=seed, progress=progress)
+    _tune(extractor, rows, weights, seed=seed, steps=steps, progress=progress)
     embeddings = _embed(extractor, rows.front)
     head = fit_head(
         new_head(seed=seed), embeddings[rows.train], rows.y[rows.train], epochs=40, seed=seed, sample_weight=weights
@@ -109,7 +110,7 @@ def bootstrap(
     calibration = calibrate(head_probabilities(head, embeddings[held]), rows.y[held])
     metrics = _metrics(head, calibration, embeddings, rows)
     params = {k: v for k, v in train_config.params().items() if k in STARTER_PARAMS}
-    params |= {"source_share": str(source_share), "frozen_stages": str(FROZEN_STAGES), "steps": str(STEPS)}
+    params |= {"source_share": str(source_share), "frozen_stages": str(FROZEN_STAGES), "steps": str(steps)}
     run_id = registry.start_run(name="bootstrap", tags={"kind": "bootstrap"}, params=params)
     registry.log_dict(run_id, _split_record(rows, image_dir), "split.json")
     extractor_id = registry.log_extractor(
@@ -201,7 +202,9 @@ def _tuned(extractor: Extractor) -> list[nn.Module]:
     return [*backbone.blocks[FROZEN_STAGES:], backbone.conv_head, backbone.bn2, extractor.project]
 
 
-def _tune(extractor: Extractor, rows: _Rows, weights: np.ndarray, *, seed: int, progress: ProgressCallback) -> None:
+def _tune(
+    extractor: Extractor, rows: _Rows, weights: np.ndarray, *, seed: int, steps: int, progress: ProgressCallback
+) -> None:
     """Train the last stages and the projection (with a throw-away linear classifier) on the cached activations."""
     generator = torch.Generator().manual_seed(seed)
     classifier = nn.Linear(extractor.config.embedding_dim, NUM_CLASSES)
@@ -213,17 +216,17 @@ def _tune(extractor: Extractor, rows: _Rows, weights: np.ndarray, *, seed: int, 
     y = torch.from_numpy(rows.y)
     for module in _tuned(extractor):
         module.train()
-    for step in range(STEPS):
+    for step in range(steps):
         for group in optimiser.param_groups:
-            group["lr"] = 1e-3 * 0.5 * (1 + math.cos(math.pi * step / STEPS))
+            group["lr"] = 1e-3 * 0.5 * (1 + math.cos(math.pi * step / steps))
         pick = torch.from_numpy(rows.train)[torch.multinomial(p, BATCH, replacement=True, generator=generator)]
         mirrored = torch.randint(0, 2, (BATCH,), generator=generator)  # either the photo or its mirror image
         loss = loss_fn(classifier(_back(extractor, rows.front[pick + mirrored * n])), y[pick])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        if (step + 1) % 20 == 0 or step + 1 == STEPS:
-            progress(ProgressEvent(stage="tune", step=step + 1, total=STEPS, loss=loss.item()))
+        if (step + 1) % 20 == 0 or step + 1 == steps:
+            progress(ProgressEvent(stage="tune", step=step + 1, total=steps, loss=loss.item()))
     extractor.eval()
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcore import retrain_guard, training
+from mlcore.bootstrap import STEPS as BOOTSTRAP_STEPS
 from mlcore.bootstrap import bootstrap as bootstrap_engine
 from mlcore.evaluation import evaluate_path, evaluation_json
 from mlcore.extractor import ExtractorConfig
@@ -74,6 +75,7 @@ def bootstrap(
         imagenet=options["imagenet"],
         seed=options["seed"],
         cache_dir=options.get("cache_dir"),
+        steps=options.get("steps") or BOOTSTRAP_STEPS,
         progress=progress,
     )
     return Trained(version=result.version, metrics=result.metrics, seconds=result.seconds)

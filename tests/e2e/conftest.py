@@ -61,8 +61,11 @@ def sign_in(page, app: RunningApp) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_url(app.url + "/")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """A headless Chromium for one module. Not for the session: Playwright's sync API holds an event loop running
+    in the main thread until it stops, and every later test in that xdist worker that touched the database was
+    refused as "called from an async context"."""
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("Debian's Chromium is not installed (apt-get install chromium): browser tests need it")
     from playwright.sync_api import sync_playwright

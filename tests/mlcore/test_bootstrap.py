@@ -26,12 +26,14 @@ def test_bootstrap_registers_a_version_from_both_domains_and_leaves_the_live_ali
         image_dir=image_folder(tmp_path / "imgs", per_label=4),
         config=ExtractorConfig(image_size=32, face_detector="none"),
         imagenet=False,
+        steps=6,
     )
 
     assert registry.live_version() is None
     info = registry.version_info(result.version)
     assert info.tags["kind"] == "bootstrap"
     assert {"infant_accuracy", "fer_accuracy"} <= set(info.metrics)
+    assert info.params["steps"] == "6"  # the run records how long the extractor was tuned
     reference = registry.load_reference(info.tags["extractor_id"])
     assert reference is not None and reference.domains == ["fer", "infant"]
     registry.set_live(result.version, by="test")

@@ -11,7 +11,7 @@ from tests.mlcore.tiny_data import fer_csv, image_folder
 
 pytestmark = pytest.mark.django_db
 
-TINY = ["--image-size", "32", "--no-imagenet", "--face-detector", "none", "--fer-limit", "70"]
+TINY = ["--image-size", "32", "--no-imagenet", "--face-detector", "none", "--fer-limit", "70", "--steps", "6"]
 
 
 def run(*args: str) -> str:

@@ -35,6 +35,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-imagenet", action="store_true", help="start from random weights")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
+            "--steps", type=int, default=None, help="fine-tuning steps of the extractor's last stages (default 180)"
+        )
+        parser.add_argument(
             "--if-missing",
             action="store_true",
             help="do nothing when a model is live; find data under INFANTINO_DATA_DIR",
@@ -68,6 +71,7 @@ class Command(BaseCommand):
                     "face_detector": options["face_detector"],
                     "imagenet": not options["no_imagenet"],
                     "seed": options["seed"],
+                    "steps": options["steps"],
                     "cache_dir": Path(settings.VAR_DIR) / "cache" / "faces",  # shared with the full training
                 },
                 progress=bars,
