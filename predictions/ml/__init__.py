@@ -28,7 +28,7 @@ from mlcore.faces import square_crop
 from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
 from mlcore.label_noise import LabelIssue
 from mlcore.labels import LABEL_INDEX, LABELS, UNSURE
-from mlcore.metrics import ReliabilityBin, reliability_from_metrics
+from mlcore.metrics import ReliabilityBin
 from mlcore.progress import ProgressEvent
 from mlcore.uncertainty import normalised_entropy
 from mlcore.versions import ONLINE_KINDS, DomainScores, Kind, VersionInfo
@@ -72,7 +72,6 @@ __all__ = [
     "encode_clean",
     "image_files",
     "normalised_entropy",
-    "reliability_from_metrics",
     "reset_backend",
     "square_crop",
 ]
