@@ -34,6 +34,7 @@ from mlcore.registry import Registry
 from mlcore.split import stratified_split
 from mlcore.training.config import TrainConfig
 from mlcore.training.data import load_infant
+from mlcore.versions import KIND_TAG, Kind
 
 FROZEN_STAGES = 4  # of EfficientNet's 7; in a probe, tuning from the 4th on was slower and no better, the 6th on worse
 STEPS = 180  # ~8 passes over the infant training photos and their mirror images
@@ -111,7 +112,7 @@ def bootstrap(
     metrics = _metrics(head, calibration, embeddings, rows)
     params = {k: v for k, v in train_config.params().items() if k in STARTER_PARAMS}
     params |= {"source_share": str(source_share), "frozen_stages": str(FROZEN_STAGES), "steps": str(steps)}
-    run_id = registry.start_run(name="bootstrap", tags={"kind": "bootstrap"}, params=params)
+    run_id = registry.start_run(name="bootstrap", tags={KIND_TAG: Kind.BOOTSTRAP}, params=params)
     registry.log_dict(run_id, _split_record(rows, image_dir), "split.json")
     extractor_id = registry.log_extractor(
         extractor, params={"origin": "bootstrap", "imagenet": imagenet}, reference=_reference(rows, embeddings)
@@ -119,7 +120,7 @@ def bootstrap(
     version = registry.register(
         head=head,
         extractor_id=extractor_id,
-        kind="bootstrap",
+        kind=Kind.BOOTSTRAP,
         temperature=calibration.temperature,
         abstain_threshold=calibration.abstain_threshold,
         metrics=metrics | {"train_seconds": time.monotonic() - started},

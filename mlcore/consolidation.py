@@ -21,11 +21,11 @@ from mlcore.labels import NUM_CLASSES
 from mlcore.learner import LOSS_CURVE_KEPT
 from mlcore.online import fit_head, new_head
 from mlcore.reference import ReferenceData
+from mlcore.versions import Kind
 
 LABELED_DOMAIN = "infant"  # labeled photos are infants: they share the infant training rows' half of the draws
 SOURCE_DOMAIN = "fer"
 SOURCE_SHARE = 0.5  # the starter's own split between FER2013 and infant rows (mlcore.bootstrap)
-TRAINED_KIND = "retrain"  # the registry kind of a trained model, whose head saw infant rows only
 BATCH_SIZE = 64
 MAX_BATCHES = 2400  # at most this many mini-batch steps (~5 s on one core): a big pool still refits in seconds
 
@@ -87,7 +87,7 @@ def replay_rows(reference: ReferenceData | None, *, source_share: float = SOURCE
 
 def source_share_for(anchor_kind: str) -> float:
     """The source domain's share of the draws that the anchor's head was fitted with (see the module)."""
-    return 0.0 if anchor_kind == TRAINED_KIND else SOURCE_SHARE
+    return 0.0 if anchor_kind == Kind.RETRAIN else SOURCE_SHARE  # a trained head saw infant rows only
 
 
 def sampling_weights(labels: np.ndarray, domains: np.ndarray, *, source_share: float = SOURCE_SHARE) -> np.ndarray:

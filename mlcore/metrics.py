@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,7 +101,7 @@ def reliability_metrics(found: list[ReliabilityBin], prefix: str) -> dict[str, f
     return metrics
 
 
-def reliability_from_metrics(metrics: dict[str, float], prefix: str) -> list[ReliabilityBin] | None:
+def reliability_from_metrics(metrics: Mapping[str, float], prefix: str) -> list[ReliabilityBin] | None:
     """The bins a version stored with ``reliability_metrics``, or None when it stored none."""
     counts = sorted(
         (int(k.removeprefix(f"{prefix}_rel").removesuffix("_n")), v)

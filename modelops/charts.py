@@ -72,8 +72,8 @@ def accuracy_chart(versions: Sequence[VersionRow]) -> str:
     chronological = list(reversed(versions))
     return line_chart(
         [
-            Series("Infant accuracy", "infant", [(v.version, v.metrics.get("infant_accuracy")) for v in chronological]),
-            Series("FER2013 accuracy", "fer", [(v.version, v.metrics.get("fer_accuracy")) for v in chronological]),
+            Series("Infant accuracy", "infant", [(v.version, v.scores["infant"].accuracy) for v in chronological]),
+            Series("FER2013 accuracy", "fer", [(v.version, v.scores["fer"].accuracy) for v in chronological]),
         ],
         title="Accuracy on both domains over model versions",
     )

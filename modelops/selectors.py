@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import QuerySet
 
 from modelops.models import ModelChange, TrainingJob
-from predictions.ml import LABELS, ReliabilityBin, UnknownVersion, backend, reliability_from_metrics
+from predictions.ml import LABELS, DomainScores, ReliabilityBin, UnknownVersion, VersionInfo, backend
 from predictions.selectors import predictions_labeled_to_consensus_count
-
-if TYPE_CHECKING:
-    from predictions.ml import VersionInfo
 
 DOMAINS = [("infant", "Infant"), ("fer", "FER2013")]  # the metric prefix, and its title on the pages
 
@@ -29,7 +26,7 @@ class VersionRow:
     is_live: bool
     promoted_by: str
     learned_from: str  # the labels (annotation ids / label) an online version learned from
-    metrics: dict[str, float]
+    scores: Mapping[str, DomainScores]  # per domain in ``DOMAINS``
 
 
 def model_versions() -> list[VersionRow]:
@@ -41,29 +38,28 @@ def _row(info: VersionInfo) -> VersionRow:
     return VersionRow(
         version=info.version,
         created=datetime.fromtimestamp(info.created_ms / 1000, tz=UTC),
-        kind=info.tags.get("kind", ""),
+        kind=info.kind,
         parent=info.parent,
         is_live=info.is_live,
-        promoted_by=info.tags.get("promoted_by", ""),
-        learned_from=_learned_from(info.tags),
-        metrics=info.metrics,
+        promoted_by=info.promoted_by,
+        learned_from=_learned_from(info),
+        scores=info.scores,
     )
 
 
-def _learned_from(tags: dict[str, str]) -> str:
-    if tags.get("consolidation"):
-        return f"consolidation: every label so far ({tags['consolidation']})"
-    label, annotations = tags.get("label", ""), tags.get("annotation_ids", "")
-    if label and annotations:
-        return f"{label} (annotation {annotations})"
-    return label or annotations
+def _learned_from(info: VersionInfo) -> str:
+    if info.is_consolidation:
+        return f"consolidation: every label so far ({info.consolidated_labels})"
+    annotations = ",".join(map(str, info.annotation_ids))
+    if info.label and annotations:
+        return f"{info.label} (annotation {annotations})"
+    return info.label or annotations
 
 
 @dataclass(frozen=True)
 class VersionDetail:
     row: VersionRow
-    params: dict[str, str]
-    tags: dict[str, str]
+    provenance: Sequence[tuple[str, str]]  # every parameter, then every tag, as registered
     confusion: dict[str, list[list[int]]]  # domain → matrix (rows: true label, columns: predicted)
     lineage: list[str]  # this version, its parent, the parent's parent, …
     domains: list[dict[str, Any]] = field(default_factory=list)  # per domain: its scores and confusion, for pages
@@ -85,18 +81,17 @@ def model_version_detail(*, version: str) -> VersionDetail | None:
     confusion = model.version_json(version, "confusion.json") or {}
     return VersionDetail(
         row=row,
-        params=info.params,
-        tags=info.tags,
+        provenance=info.provenance,
         confusion=confusion,
         lineage=lineage,
-        domains=_domain_tables(row.metrics, confusion),
+        domains=_domain_tables(row.scores, confusion),
     )
 
 
-def _domain_tables(metrics: dict[str, float], confusion: dict[str, list[list[int]]]) -> list[dict[str, Any]]:
+def _domain_tables(scores: Mapping[str, DomainScores], confusion: dict[str, list[list[int]]]) -> list[dict[str, Any]]:
     tables = []
     for domain, title in DOMAINS:
-        rows = []
+        found, rows = scores[domain], []
         for label, counts in zip(LABELS, confusion.get(domain) or [], strict=False):
             total = sum(counts) or 1
             rows.append({"label": label, "cells": [{"count": c, "share": round(100 * c / total)} for c in counts]})
@@ -104,12 +99,12 @@ def _domain_tables(metrics: dict[str, float], confusion: dict[str, list[list[int
             {
                 "domain": domain,
                 "title": title,
-                "accuracy": metrics.get(f"{domain}_accuracy"),
-                "macro_f1": metrics.get(f"{domain}_macro_f1"),
-                "ece": metrics.get(f"{domain}_ece"),
-                "recall": [(label, metrics.get(f"{domain}_recall_{label}")) for label in LABELS],
+                "accuracy": found.accuracy,
+                "macro_f1": found.macro_f1,
+                "ece": found.ece,
+                "recall": list(found.recall.items()),
                 "confusion": rows,
-                "reliability": reliability_from_metrics(metrics, domain),
+                "reliability": found.reliability,
             }
         )
     return tables
@@ -195,7 +190,7 @@ class VersionCalibration:
 
     version: str
     title: str  # the domain, as the page names it
-    bins: list[ReliabilityBin] | None  # None: the version stored no reliability bins
+    bins: Sequence[ReliabilityBin] | None  # None: the version stored no reliability bins
     accuracy: float | None
     macro_f1: float | None
     ece: float | None
@@ -206,14 +201,14 @@ class VersionCalibration:
 
 
 def version_calibration(*, row: VersionRow, domain: str = "infant") -> VersionCalibration:
-    metrics = row.metrics
+    scores = row.scores[domain]
     return VersionCalibration(
         version=row.version,
         title=dict(DOMAINS)[domain],
-        bins=reliability_from_metrics(metrics, domain),
-        accuracy=metrics.get(f"{domain}_accuracy"),
-        macro_f1=metrics.get(f"{domain}_macro_f1"),
-        ece=metrics.get(f"{domain}_ece"),
+        bins=scores.reliability,
+        accuracy=scores.accuracy,
+        macro_f1=scores.macro_f1,
+        ece=scores.ece,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -55,7 +56,7 @@ def _with_diagrams(detail: selectors.VersionDetail) -> list[dict[str, Any]]:
     ]
 
 
-def _reliability_svg(bins: list[ReliabilityBin] | None, *, version: str, domain: str) -> str:
+def _reliability_svg(bins: Sequence[ReliabilityBin] | None, *, version: str, domain: str) -> str:
     if not bins:
         return ""
     title = f"Reliability diagram of version {version} on {domain} validation photos"

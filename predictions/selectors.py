@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -14,7 +14,16 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from accounts import roles
-from predictions.ml import Backend, Explanation, ModelUnavailable, UnknownVersion, backend, decode_image
+from predictions.ml import (
+    ONLINE_KINDS,
+    Backend,
+    Explanation,
+    Kind,
+    ModelUnavailable,
+    UnknownVersion,
+    backend,
+    decode_image,
+)
 from predictions.models import COUNTED, Prediction
 
 
@@ -167,10 +176,10 @@ def prediction_deletion_due(*, prediction: Prediction) -> datetime | None:
 class ModelSummary:
     version: str
     created: datetime
-    metrics: dict[str, float]
+    metrics: Mapping[str, float]  # every score it logged, as ``/api/models/live/`` publishes them
+    infant_accuracy: float | None
     kind: str
     parent: str | None
-    tags: dict[str, Any]
 
 
 def live_model_summary() -> ModelSummary | None:
@@ -184,14 +193,12 @@ def live_model_summary() -> ModelSummary | None:
         version=info.version,
         created=datetime.fromtimestamp(info.created_ms / 1000, tz=UTC),
         metrics=info.metrics,
-        kind=info.tags.get("kind", ""),
+        infant_accuracy=info.scores["infant"].accuracy,
+        kind=info.kind,
         parent=info.parent,
-        tags=info.tags,
     )
 
 
-STARTER_KIND = "bootstrap"  # the quick first model a fresh install serves until a full training replaces it
-ONLINE_KINDS = ("online", "unlearn")  # made from the live line by labels: a starter's descendants are still one
 _starters: tuple[Backend | None, dict[tuple[str, str], bool]] = (None, {})
 
 
@@ -216,10 +223,9 @@ def _lineage_is_starter(model: Backend, version: str) -> bool:
     while version not in seen:
         seen.add(version)
         info = model.version_info(version)
-        kind = info.tags.get("kind", "")
-        anchor = info.tags.get("guard_anchor") or info.parent  # the offline-trained version it was learned onto
-        if kind not in ONLINE_KINDS or not anchor:
-            return kind == STARTER_KIND
+        anchor = info.anchor or info.parent  # the offline-trained version it was learned onto
+        if info.kind not in ONLINE_KINDS or not anchor:  # labels learned onto a starter leave it a starter
+            return info.kind == Kind.BOOTSTRAP
         version = anchor
     return False
 

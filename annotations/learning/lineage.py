@@ -15,7 +15,7 @@ from predictions import ml
 
 @dataclass(frozen=True)
 class Made:
-    """How an online version was made, read back from its registry tags."""
+    """How an online version was made, read back from its registry record."""
 
     version: str
     parent: str
@@ -26,13 +26,12 @@ class Made:
 
 def made(version: str) -> Made:
     info = ml.backend().version_info(version)
-    ids = info.tags.get("annotation_ids", "").split(",")
     return Made(
         version=version,
         parent=info.parent or "",
-        label=info.tags.get("label", ""),
-        annotation_ids=frozenset(int(pk) for pk in ids if pk.isdigit()),
-        guard=info.tags.get("guard", ""),
+        label=info.label,
+        annotation_ids=frozenset(info.annotation_ids),
+        guard=info.guard,
     )
 
 

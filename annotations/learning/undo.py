@@ -28,7 +28,7 @@ def undo_version(*, version: str, parent: str) -> str | None:
         if version not in line:
             return None  # undone already (a re-run); labels it left waiting are learned by their jobs or the sweep
         after = line[: line.index(version)]  # versions built on the undone one, newest first
-        if any(ml.backend().version_info(made).tags.get("kind") == "unlearn" for made in after):
+        if any(ml.backend().version_info(made).kind == ml.Kind.UNLEARN for made in after):
             # Going back past a refit would bring back the photos it forgot: refit again, without this label too.
             return unlearn_locked(reason=f"version {version} was undone after photos were forgotten")
         relearn = list(Annotation.objects.filter(model_version__in=[version, *after]).order_by("created", "id"))

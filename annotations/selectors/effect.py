@@ -108,6 +108,6 @@ def _infant_accuracy(version: str | None) -> float | None:
     if not version:
         return None
     try:
-        return ml.backend().version_info(version).metrics.get("infant_accuracy")
+        return ml.backend().version_info(version).scores["infant"].accuracy
     except (ml.UnknownVersion, ml.ModelUnavailable):
         return None

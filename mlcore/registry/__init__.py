@@ -16,11 +16,12 @@ from sklearn.neural_network import MLPClassifier
 from mlcore.extractor import Extractor
 from mlcore.model import ExpressionModel
 from mlcore.reference import ReferenceData
-from mlcore.registry.client import DEFAULT_MODEL_NAME, EXPERIMENT, LIVE_ALIAS, Store
+from mlcore.registry.client import DEFAULT_MODEL_NAME, EXPERIMENT, Store
 from mlcore.registry.errors import ArtifactRefused, NoModel, RegistryUnavailable
 from mlcore.registry.integrity import CHECKSUM_PREFIX, file_sha256
-from mlcore.registry.reads import HEAD_FILE, Reads, VersionInfo
+from mlcore.registry.reads import HEAD_FILE, Reads
 from mlcore.registry.writes import HEAD_REQUIREMENTS, Writes
+from mlcore.versions import EXTRACTOR_TAG, KIND_TAG, LIVE_ALIAS, PARENT_TAG, VersionInfo
 
 __all__ = [
     "CHECKSUM_PREFIX",
@@ -113,9 +114,9 @@ class Registry:
     ) -> str:
         """Log ``head`` as a new version of the registered model and return its version number."""
         version_tags = {
-            "kind": kind,
-            "extractor_id": extractor_id,
-            "parent_version": parent or "",
+            KIND_TAG: kind,
+            EXTRACTOR_TAG: extractor_id,
+            PARENT_TAG: parent or "",
             "temperature": repr(float(temperature)),
             "abstain_threshold": repr(float(abstain_threshold)),
             **(tags or {}),
@@ -134,7 +135,7 @@ class Registry:
         return self._reads.live_version()
 
     def version_info(self, version: str) -> VersionInfo:
-        """A version's tags and metrics; while MLflow is unreachable, the last ones read in this process."""
+        """A version's record (``mlcore.versions``); while MLflow is unreachable, the last one read in this process."""
         return self._reads.version_info(version)
 
     def versions(self) -> list[VersionInfo]:

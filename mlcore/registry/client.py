@@ -15,7 +15,6 @@ from mlflow.telemetry import set_telemetry_client
 
 logger = logging.getLogger(__name__)
 
-LIVE_ALIAS = "champion"
 DEFAULT_MODEL_NAME = "infantino-expressions"
 EXPERIMENT = "infantino"
 TELEMETRY = "MLFLOW_DISABLE_TELEMETRY"

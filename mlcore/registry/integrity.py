@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlcore.registry.errors import ArtifactRefused
@@ -38,7 +39,7 @@ def checksum_entries(directory: Path, part: str) -> dict[str, str]:
     }
 
 
-def recorded(entries: dict[str, str], part: str) -> dict[str, str]:
+def recorded(entries: Mapping[str, str], part: str) -> dict[str, str]:
     """The checksums recorded for ``part``, by file path relative to it."""
     prefix = f"{CHECKSUM_PREFIX}{part}/"
     return {key.removeprefix(prefix): value for key, value in entries.items() if key.startswith(prefix)}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,32 +20,14 @@ from mlcore.graph import GRAPH_FILE, ExtractorGraph
 from mlcore.model import ExpressionModel
 from mlcore.online import load_head
 from mlcore.reference import REFERENCE_FILE, ReferenceData
-from mlcore.registry.client import LIVE_ALIAS, Store
+from mlcore.registry.client import Store
 from mlcore.registry.errors import ArtifactRefused, NoModel, RegistryUnavailable, reachable
 from mlcore.registry.integrity import recorded, verify
+from mlcore.versions import LIVE_ALIAS, VersionInfo
 
 logger = logging.getLogger(__name__)
 
 HEAD_FILE = "model.skops"
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    version: str
-    created_ms: int
-    run_id: str
-    tags: dict[str, str]
-    metrics: dict[str, float]
-    params: dict[str, str]
-    aliases: tuple[str, ...] = field(default=())
-
-    @property
-    def is_live(self) -> bool:
-        return LIVE_ALIAS in self.aliases
-
-    @property
-    def parent(self) -> str | None:
-        return self.tags.get("parent_version") or None
 
 
 class Reads:
@@ -131,7 +112,7 @@ class Reads:
                 head = load_head(stored / HEAD_FILE)
             except Exception as error:  # skops refuses untrusted types, and anything else it cannot read
                 raise ArtifactRefused(f"the head of version {version} was refused: {error}") from None
-        extractor_id = info.tags["extractor_id"]
+        extractor_id = info.extractor_id
         extractor = self.load_extractor(extractor_id)
         return ExpressionModel(
             extractor=extractor,

@@ -17,8 +17,9 @@ from mlcore.graph import GRAPH_FILE
 from mlcore.graph import export as export_graph
 from mlcore.online import SKOPS_TRUSTED_TYPES
 from mlcore.reference import REFERENCE_FILE, ReferenceData
-from mlcore.registry.client import LIVE_ALIAS, Store
+from mlcore.registry.client import Store
 from mlcore.registry.integrity import checksum_entries
+from mlcore.versions import KIND_TAG, LIVE_ALIAS, PARENT_TAG, PROMOTED_BY_TAG
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Writes:
                 run_id=run_id,
                 experiment_id=None if run_id else self.store.experiment_id(),
                 run_name=f"{kind}",
-                tags={"kind": kind},
+                tags={KIND_TAG: kind},
             ) as run:
                 if params:
                     mlflow.log_params({k: str(v) for k, v in params.items()})
@@ -116,11 +117,11 @@ class Writes:
                 model_id=info.model_id,
             )
             version = str(created.version)
-        parent = tags.get("parent_version") or None
+        parent = tags.get(PARENT_TAG) or None
         logger.info("registered %s version %s (%s, parent %s)", self.store.model_name, version, kind, parent)
         return version
 
     def set_live(self, version: str, *, by: str) -> None:
         self.store.client.set_registered_model_alias(self.store.model_name, LIVE_ALIAS, version)
         if by:
-            self.store.client.set_model_version_tag(self.store.model_name, version, "promoted_by", by)
+            self.store.client.set_model_version_tag(self.store.model_name, version, PROMOTED_BY_TAG, by)

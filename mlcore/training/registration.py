@@ -16,6 +16,7 @@ from mlcore.progress import ProgressEvent
 from mlcore.reference import ReferenceData
 from mlcore.training.config import TrainConfig, TrainResult
 from mlcore.training.run import TrainRun
+from mlcore.versions import Kind
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def _register(
     return run.registry.register(
         head=head,
         extractor_id=extractor_id,
-        kind="retrain",
+        kind=Kind.RETRAIN,
         parent=run.registry.live_version(),
         temperature=calibration.temperature,
         abstain_threshold=calibration.abstain_threshold,

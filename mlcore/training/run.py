@@ -17,6 +17,7 @@ from mlcore.registry import Registry
 from mlcore.training.checkpoints import Clock, save_checkpoint
 from mlcore.training.config import CHECKPOINT, RUN_FILE, TrainConfig
 from mlcore.training.data import FerData, InfantData
+from mlcore.versions import KIND_TAG, Kind
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,6 @@ def run_id_for(config: TrainConfig, registry: Registry, work: Path, *, resuming:
     run_file = work / RUN_FILE
     if resuming and run_file.exists():
         return json.loads(run_file.read_text())["run_id"]
-    run_id = registry.start_run(name="train", tags={"kind": "retrain"}, params=config.params())
+    run_id = registry.start_run(name="train", tags={KIND_TAG: Kind.RETRAIN}, params=config.params())
     run_file.write_text(json.dumps({"run_id": run_id, "config": config.params()}))
     return run_id

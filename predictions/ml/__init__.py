@@ -3,7 +3,8 @@
 ``backend()`` is this process's model backend, the class named by ``INFANTINO_ML_BACKEND``: the
 MLflow-backed one (``predictions.ml.mlflow_backend.MLflowBackend``) in every profile, or the in-memory fake
 (``predictions.ml.fake.FakeBackend``) that tests can use instead. Nothing outside this package imports
-``mlcore``; the few pure helpers Django needs (image decoding, the label list) are re-exported here.
+``mlcore``; the few pure helpers Django needs (image decoding, the label list) are re-exported here, and the
+record a version is read as (``VersionInfo``: typed fields, its kinds in ``Kind`` and ``ONLINE_KINDS``).
 """
 
 from __future__ import annotations
@@ -27,27 +28,30 @@ from mlcore.faces import square_crop
 from mlcore.imageio import DecodedImage, InvalidImage, decode_image, encode_clean
 from mlcore.label_noise import LabelIssue
 from mlcore.labels import LABEL_INDEX, LABELS, UNSURE
-from mlcore.metrics import ReliabilityBin, reliability_from_metrics
+from mlcore.metrics import ReliabilityBin
 from mlcore.progress import ProgressEvent
 from mlcore.uncertainty import normalised_entropy
+from mlcore.versions import ONLINE_KINDS, DomainScores, Kind, VersionInfo
 
 if TYPE_CHECKING:
     from mlcore.model import Prediction
-    from mlcore.registry import VersionInfo
 
 __all__ = [
     "FACE_DETECTORS",
     "LABELS",
     "LABEL_INDEX",
+    "ONLINE_KINDS",
     "UNSURE",
     "Backend",
     "DataFolders",
     "DecodedImage",
+    "DomainScores",
     "Embedded",
     "Explanation",
     "FaceBox",
     "FaceChooser",
     "InvalidImage",
+    "Kind",
     "LabelIssue",
     "LabelToLearn",
     "LabelsToLearn",
@@ -61,13 +65,13 @@ __all__ = [
     "Served",
     "TrainingCancelled",
     "UnknownVersion",
+    "VersionInfo",
     "backend",
     "data_folders",
     "decode_image",
     "encode_clean",
     "image_files",
     "normalised_entropy",
-    "reliability_from_metrics",
     "reset_backend",
     "square_crop",
 ]

@@ -21,14 +21,26 @@ from mlcore.label_noise import LabelIssue, suspicious_labels
 from mlcore.labels import LABELS
 from mlcore.learner import UNLEARN_GUARD
 from mlcore.model import Prediction
-from mlcore.registry import LIVE_ALIAS, VersionInfo
 from mlcore.saliency import Saliency, overlay_png
 from mlcore.uncertainty import normalised_entropy
+from mlcore.versions import (
+    ANCHOR_TAG,
+    ANNOTATIONS_TAG,
+    CONSOLIDATION_TAG,
+    EXTRACTOR_TAG,
+    GUARD_TAG,
+    KIND_TAG,
+    LABEL_TAG,
+    LIVE_ALIAS,
+    PARENT_TAG,
+)
 from predictions.ml import (
+    ONLINE_KINDS,
     Embedded,
     Explanation,
     FaceChooser,
     GuardVerdict,
+    Kind,
     LabelsToLearn,
     Learned,
     ModelRefused,
@@ -40,12 +52,12 @@ from predictions.ml import (
     Trained,
     TrainingRun,
     UnknownVersion,
+    VersionInfo,
 )
 
 EXTRACTOR_ID = "fake-extractor"
 DIMENSIONS = 64
 FLAT_STD = 2.0  # grey levels: an image this even is "no face" to the fake's face finder
-ONLINE_KINDS = ("online", "unlearn")  # versions made from the live line, not by an offline training
 
 
 @dataclass(frozen=True)
@@ -72,20 +84,26 @@ class FakeBackend:
     explained: int = 0  # saliency maps computed, so a test can see the cache at work
 
     def add_version(
-        self, *, kind: str = "test", parent: str | None = None, label: str | None = None, **metrics: float
+        self,
+        *,
+        kind: str = "test",
+        parent: str | None = None,
+        label: str | None = None,
+        tags: dict[str, str] | None = None,
+        **metrics: float,
     ) -> str:
-        """Register a version (its scores favour ``label`` if given) and return its number."""
+        """Register a version (its scores favour ``label`` if given) with ``tags`` beside its own; return its number."""
         version = str(len(self.versions_made) + 1)
         base = self.scores[parent].copy() if parent else np.zeros(len(LABELS), dtype=np.float32)
         if label is not None:
             base[LABELS.index(label)] += 1.0
         self.scores[version] = base
-        tags = {"kind": kind, "extractor_id": EXTRACTOR_ID, **({"parent_version": parent} if parent else {})}
+        own = {KIND_TAG: kind, EXTRACTOR_TAG: EXTRACTOR_ID, **({PARENT_TAG: parent} if parent else {})}
         self.versions_made[version] = VersionInfo(
             version=version,
             created_ms=int(time.time() * 1000),
             run_id=f"fake-run-{version}",
-            tags=tags,
+            tags={**own, **(tags or {})},
             metrics={"infant_accuracy": 0.5, "fer_accuracy": 0.5, **metrics},
             params={},
         )
@@ -156,7 +174,7 @@ class FakeBackend:
         return FakeServed(version=self.serving, extractor_id=EXTRACTOR_ID, scores=self.scores[self.serving])
 
     def extractor_id(self, version: str) -> str:
-        return self.version_info(version).tags["extractor_id"]
+        return self.version_info(version).extractor_id
 
     def serve(self, version: str) -> None:
         self.version_info(version)
@@ -171,9 +189,8 @@ class FakeBackend:
     def version_info(self, version: str) -> VersionInfo:
         if version not in self.versions_made:
             raise UnknownVersion(f"There is no model version {version}.")
-        info = self.versions_made[version]
-        aliases = (LIVE_ALIAS,) if version == self.live else ()
-        return VersionInfo(**{**info.__dict__, "aliases": aliases})
+        # Parsed again from the raw tags and metrics, which a test may have changed since.
+        return replace(self.versions_made[version], aliases=(LIVE_ALIAS,) if version == self.live else ())
 
     def versions(self) -> list[VersionInfo]:
         return [self.version_info(version) for version in sorted(self.versions_made, key=int, reverse=True)]
@@ -191,12 +208,11 @@ class FakeBackend:
     def learn(self, labels: LabelsToLearn, *, parent: str) -> Learned:
         """Each new label raises its class's score once, and the waiting ones too unless ``hold_back``."""
         names = [label.label for label in labels.new]
-        version = self.add_version(kind="online", parent=parent)
+        learned = {LABEL_TAG: ",".join(names), ANNOTATIONS_TAG: ",".join(map(str, labels.annotation_ids))}
+        version = self.add_version(kind=Kind.ONLINE, parent=parent, tags=learned)
         took_waiting = not self.hold_back and labels.waiting.y is not None and len(labels.waiting.y) > 0
         for index in [LABELS.index(name) for name in names] + (list(labels.waiting.y) if took_waiting else []):
             self.scores[version][int(index)] += 1.0
-        tags = self.versions_made[version].tags
-        tags.update({"label": ",".join(names), "annotation_ids": ",".join(map(str, labels.annotation_ids))})
         guard = "failed: the fake holds every label back" if self.hold_back else "passed"
         return Learned(
             version=version,
@@ -210,25 +226,24 @@ class FakeBackend:
     def refit(self, *, parent: str, replay: Replay, reason: str) -> Learned:
         """The anchor's scores (the last version not made online) plus one per remaining label: nothing else."""
         anchor = self._anchor(parent)
-        version = self.add_version(kind="unlearn", parent=parent)
+        version = self.add_version(kind=Kind.UNLEARN, parent=parent, tags={"reason": reason, ANCHOR_TAG: anchor})
         scores = self.scores[anchor].copy()
         for index in [] if replay.y is None else replay.y:
             scores[int(index)] += 1.0
         self.scores[version] = scores
-        self.versions_made[version].tags.update({"reason": reason, "guard_anchor": anchor})
         return Learned(version=version, parent=parent, accepted=True, guard=UNLEARN_GUARD, extractor_id=EXTRACTOR_ID)
 
     def consolidate(self, *, parent: str, labels: Replay, seed: int) -> Learned:
         """As ``refit`` from every label, tagged as a consolidation; held back like a label when ``hold_back``."""
         anchor = self._anchor(parent)
-        version = self.add_version(kind="online", parent=parent)
+        guard = "failed: the fake holds every version back" if self.hold_back else "passed"
+        count = "0" if labels.y is None else str(len(labels.y))
+        made = {CONSOLIDATION_TAG: count, GUARD_TAG: guard, ANCHOR_TAG: anchor}
+        version = self.add_version(kind=Kind.ONLINE, parent=parent, tags=made)
         scores = self.scores[anchor].copy()
         for index in [] if labels.y is None else labels.y:
             scores[int(index)] += 1.0
         self.scores[version] = scores
-        guard = "failed: the fake holds every version back" if self.hold_back else "passed"
-        count = "0" if labels.y is None else str(len(labels.y))
-        self.versions_made[version].tags.update({"consolidation": count, "guard": guard, "guard_anchor": anchor})
         return Learned(
             version=version, parent=parent, accepted=not self.hold_back, guard=guard, extractor_id=EXTRACTOR_ID
         )
@@ -242,7 +257,7 @@ class FakeBackend:
 
     def _anchor(self, version: str) -> str:
         """The last version up ``version``'s line not made online."""
-        while (info := self.version_info(version)).tags["kind"] in ONLINE_KINDS and info.parent:
+        while (info := self.version_info(version)).kind in ONLINE_KINDS and info.parent:
             version = info.parent
         return version
 
@@ -257,12 +272,12 @@ class FakeBackend:
         for step in (1, 2):
             if run.progress is not None:
                 run.progress(ProgressEvent(stage="fake", step=step, total=2))
-        return Trained(version=self.add_version(kind="retrain"), metrics={}, seconds=0.0)
+        return Trained(version=self.add_version(kind=Kind.RETRAIN), metrics={}, seconds=0.0)
 
     def bootstrap(
         self, *, fer_csv: Path | None, image_dir: Path | None, options: dict[str, Any], progress: Progress
     ) -> Trained:
-        return Trained(version=self.add_version(kind="bootstrap"), metrics={}, seconds=0.0)
+        return Trained(version=self.add_version(kind=Kind.BOOTSTRAP), metrics={}, seconds=0.0)
 
     def evaluate(self, data: Path, *, version: str | None, limit: int | None, progress: Progress) -> dict[str, Any]:
         """Accuracy of ``version`` (default: the live one) on a labeled folder, scored the fake's way."""

@@ -21,6 +21,7 @@ from mlcore.label_noise import LabelIssue, suspicious_labels
 from mlcore.model import ExpressionModel
 from mlcore.mtcnn import fetch_weights, weights_present
 from mlcore.registry import ArtifactRefused, NoModel, Registry, RegistryUnavailable, VersionInfo, registry_for
+from mlcore.versions import ANCHOR_TAG, ANNOTATIONS_TAG, CONSOLIDATION_TAG, GUARD_TAG, LABEL_TAG, ONLINE_KINDS, Kind
 from predictions.ml import (
     Embedded,
     Explanation,
@@ -45,7 +46,6 @@ from predictions.ml.live import LiveModel
 logger = logging.getLogger(__name__)
 
 REGISTRY_DOWN = "The model registry cannot be reached right now; try again shortly."
-CONSOLIDATION_TAG = "consolidation"  # on a consolidated version: how many labels it was refitted on
 BASELINES_KEPT = 8  # guard baselines (anchor, its scores and head) of the newest versions learned onto
 Baseline = tuple[str, dict[str, float], MLPClassifier]
 
@@ -117,7 +117,7 @@ class MLflowBackend:
     def extractor_id(self, version: str) -> str:
         """The extractor ``version`` embeds with; from memory when this process holds that version."""
         model = self._in_memory(version)
-        return model.extractor_id if model is not None else self.version_info(version).tags["extractor_id"]
+        return model.extractor_id if model is not None else self.version_info(version).extractor_id
 
     def serve(self, version: str) -> None:
         """Load ``version``, checked, and serve it in this process; the model served stays when it cannot be."""
@@ -191,8 +191,8 @@ class MLflowBackend:
                 "took_waiting": result.took_waiting,
             },
             tags={
-                "annotation_ids": ",".join(str(pk) for pk in labels.annotation_ids),
-                "label": ",".join(names) if len(set(names)) > 1 else names[0],
+                ANNOTATIONS_TAG: ",".join(str(pk) for pk in labels.annotation_ids),
+                LABEL_TAG: ",".join(names) if len(set(names)) > 1 else names[0],
             },
         )
 
@@ -237,7 +237,7 @@ class MLflowBackend:
             result,
             parent=parent,
             baseline=(anchor, baseline, anchor_head),
-            kind="unlearn",
+            kind=Kind.UNLEARN,
             params={"labels": _count(replay), "anchor": anchor},
             tags={"reason": reason[:500]},
         )
@@ -248,7 +248,7 @@ class MLflowBackend:
             return []
         reference = self.registry().load_reference(self.extractor_id(version))
         anchor, _, _ = self._baseline(version, self._model(version))
-        share = source_share_for(self.registry().version_info(anchor).tags.get("kind", ""))
+        share = source_share_for(self.registry().version_info(anchor).kind)
         return suspicious_labels(labels.x, labels.y, reference=reference, seed=seed, source_share=share)
 
     def _learner_config(self) -> learner.LearnerConfig:
@@ -267,7 +267,7 @@ class MLflowBackend:
         baseline: Baseline,
         params: dict[str, Any],
         tags: dict[str, str],
-        kind: str = "online",
+        kind: str = Kind.ONLINE,
     ) -> Learned:
         """Register ``result`` onto ``parent`` (same extractor and calibration), keep it staged and its baseline
         remembered for the next update; the alias never moves here."""
@@ -282,7 +282,7 @@ class MLflowBackend:
             metrics={**result.metrics, **{f"baseline_{key}": value for key, value in scores.items()}},
             # Run params cost one call; each version tag costs one store transaction (~25 ms on SQLite).
             params={**params, "guard_reasons": "; ".join(result.reasons)[:4000] or "-"},
-            tags={**tags, "guard": result.guard, "guard_anchor": anchor},
+            tags={**tags, GUARD_TAG: result.guard, ANCHOR_TAG: anchor},
         )
         self.live.stage(model.with_head(result.head, version=version))
         self._remember_baseline(version, baseline)
@@ -328,8 +328,8 @@ class MLflowBackend:
             return known
         registry = self.registry()
         info = registry.version_info(version)
-        if info.tags.get("kind") in ("online", "unlearn") and info.tags.get("guard_anchor"):
-            anchor, prefix = info.tags["guard_anchor"], "baseline_"
+        if info.kind in ONLINE_KINDS and info.anchor:
+            anchor, prefix = info.anchor, "baseline_"
             baseline = {name.removeprefix(prefix): v for name, v in info.metrics.items() if name.startswith(prefix)}
             anchor_head = self._model(anchor).head
         else:

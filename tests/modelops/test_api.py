@@ -1,4 +1,4 @@
-"""``GET /api/models/live/``: the live version and its metrics, for anyone."""
+"""The live version and its metrics, for anyone: ``GET /api/models/live/``, and on the upload page."""
 
 from __future__ import annotations
 
@@ -30,3 +30,12 @@ def test_the_live_model_endpoint_follows_the_alias(fake_backend):
     body = APIClient().get("/api/models/live/").json()
 
     assert (body["version"], body["kind"], body["metrics"]["infant_accuracy"]) == (newer, "retrain", 0.8)
+
+
+def test_the_upload_page_names_the_live_version_and_its_infant_accuracy(client, fake_backend):
+    newer = fake_backend.add_version(kind="retrain", infant_accuracy=0.734)
+    fake_backend.set_live(newer, by="tests")
+
+    page = client.get("/").content.decode()
+
+    assert f"data-live-version>{newer}</strong>, infant accuracy 0.73." in page

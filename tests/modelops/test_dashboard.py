@@ -98,6 +98,19 @@ def test_version_detail_shows_lineage_and_compare_shows_both(client, staff, fake
     assert f"Version {first}" in page and f"Version {second_version}" in page
 
 
+def test_version_detail_says_what_an_online_version_learned_and_lists_its_parameters_and_tags(
+    client, staff, fake_backend
+):
+    learned = fake_backend.add_version(
+        kind="online", parent=fake_backend.live_version(), tags={"label": "sad", "annotation_ids": "4,5"}
+    )
+
+    page = client.get(f"/dashboard/versions/{learned}/").content.decode()
+
+    assert "learned from sad (annotation 4,5)" in page
+    assert "<tr><th>kind</th><td>online</td></tr>" in page and "<tr><th>label</th><td>sad</td></tr>" in page
+
+
 def test_an_unknown_version_or_an_incomplete_comparison_is_a_404(client, staff, fake_backend):
     assert client.get("/dashboard/versions/999/").status_code == 404
     assert client.get(f"/dashboard/compare/?a={fake_backend.live_version()}").status_code == 404

@@ -7,9 +7,8 @@ import pytest
 
 from mlcore import retrain_guard
 from mlcore.learner import evaluate
-from mlcore.metrics import expected_calibration_error, reliability_bins, reliability_metrics
+from mlcore.metrics import expected_calibration_error, reliability_bins, reliability_from_metrics, reliability_metrics
 from mlcore.reference import ReferenceData
-from predictions.ml import reliability_from_metrics
 from tests.conftest import tiny_head
 
 pytestmark = pytest.mark.django_db

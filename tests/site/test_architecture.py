@@ -3,7 +3,8 @@
 The room order, the one door to ``mlcore`` and ``mlcore`` apart from Django are import-linter contracts
 (``.importlinter``, run by ``make test``): here they are run on this repository and shown failing on a fixture tree.
 What import-linter has no contract for is checked by hand below: no first-party modules import each other in a
-circle — counting imports inside functions, where cycles hide.
+circle — counting imports inside functions, where cycles hide; no room names another room's task; and no app or
+template reads a model version's raw tags or metrics, which only the backend and ``mlcore`` know the keys of.
 
 Every top-level package but ``tests`` and ``bench`` is checked, migrations included: Django imports them at
 every ``migrate``, so one that reaches into ``mlcore`` ties the schema history to the ML core, and they cannot
@@ -406,3 +407,84 @@ def test_no_room_of_this_repository_names_another_rooms_task_and_every_task_name
             match.group(0) for match in map(TASK_PATH.match, re.findall(r'"([a-z_.]+)"', path.read_text())) if match
         }
     assert named and named <= set(jobs.JOBS), f"queued but never registered: {sorted(named - set(jobs.JOBS))}"
+
+
+# ---- no app reads a version's raw tags or metrics -------------------------------------------------------------
+RAW_FIELDS = {"tags", "metrics"}
+# Only the backend and the ML core know what a tag or metric key means; apps read the typed record.
+KNOW_THE_KEYS = ("predictions.ml", ML_CORE)
+# Objects with metrics of their own, not a version's: a training's progress events and its result.
+NOT_VERSIONS = {"event", "trained"}
+TEMPLATE_READ = re.compile(r"\.(tags|metrics)\.\w+")
+
+
+def reads_a_raw_key(node: ast.AST) -> bool:
+    """Whether ``node`` reads a key of raw tags or metrics: ``x.tags[k]``, ``x.metrics.get(k)``, or of a mapping
+    handed on under that name (``tags.get(k)``)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+        raw = node.func.value
+    elif isinstance(node, ast.Subscript):
+        raw = node.value
+    else:
+        return False
+    if isinstance(raw, ast.Name):
+        return raw.id in RAW_FIELDS
+    if not isinstance(raw, ast.Attribute) or raw.attr not in RAW_FIELDS:
+        return False
+    return not (isinstance(raw.value, ast.Name) and raw.value.id in NOT_VERSIONS)
+
+
+def raw_version_reads(root: Path) -> list[str]:
+    """Each key read of raw ``tags`` or ``metrics`` in an app module or a template, as ``path:line`` and the code."""
+    found: list[tuple[str, int, str | None]] = []
+    for name, path in first_party_modules(root).items():
+        if any(within(name, owner) for owner in KNOW_THE_KEYS) or ".migrations." in name:
+            continue
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source, filename=str(path))):
+            if reads_a_raw_key(node):
+                found.append((str(path.relative_to(root)), node.lineno, ast.get_source_segment(source, node)))
+    for path in (root / "templates").rglob("*.html"):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            found += [(str(path.relative_to(root)), number, m.group(0)) for m in TEMPLATE_READ.finditer(line)]
+    return [f"{path}:{line} {code}" for path, line, code in sorted(found)]
+
+
+def test_a_raw_tag_or_metric_read_in_an_app_or_a_template_is_found_with_its_line(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "modelops/selectors.py": """
+                kind = info.tags.get("kind", "")
+                accuracy = backend().version_info(v).metrics["infant_accuracy"]
+                every = info.metrics  # the whole mapping, no key read
+
+                def learned_from(tags):
+                    return tags["label"]
+            """,
+            "annotations/learning/undo.py": "undone = made.tags['kind'] == 'unlearn'\n",
+            "modelops/services/retrain.py": "eta = event.metrics.get('overall_eta_seconds')\n",  # a progress event
+            "modelops/migrations/0001_initial.py": "kind = info.tags['kind']\n",
+            "predictions/ml/fake.py": "extractor = info.tags['extractor_id']\n",  # the backend knows the keys
+            "mlcore/registry/reads.py": "extractor = info.tags['extractor_id']\n",
+        },
+    )
+    (tmp_path / "templates" / "modelops").mkdir(parents=True)
+    (tmp_path / "templates" / "modelops" / "dashboard.html").write_text(
+        "<li class='{{ message.tags }}'>\n<td>{{ v.metrics.infant_accuracy }}</td>\n"
+    )
+
+    assert raw_version_reads(tmp_path) == [
+        "annotations/learning/undo.py:1 made.tags['kind']",
+        'modelops/selectors.py:1 info.tags.get("kind", "")',
+        'modelops/selectors.py:2 backend().version_info(v).metrics["infant_accuracy"]',
+        'modelops/selectors.py:6 tags["label"]',
+        "templates/modelops/dashboard.html:2 .metrics.infant_accuracy",
+    ]
+
+
+def test_no_app_or_template_of_this_repository_reads_a_versions_raw_tags_or_metrics():
+    reads = raw_version_reads(REPO_ROOT)
+    assert not reads, (
+        "raw version tags or metrics read outside predictions.ml (use VersionInfo's fields):\n" + "\n".join(reads)
+    )
