@@ -10,7 +10,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # (bench/train_step.py). Production's training worker wants the same (docs/deploy.md).
 export GLIBC_TUNABLES ?= glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824
 
-.PHONY: run test lint install install-dev browser clean mtcnn-weights faceres-weights train
+.PHONY: run test coverage lint install install-dev browser clean mtcnn-weights faceres-weights train
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ test: $(VENV)/.dev $(MTCNN_WEIGHTS) $(FACERES_WEIGHTS) browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n 2
+
+# make test's run with line coverage of the app's packages (pyproject.toml), in the pytest processes themselves.
+coverage: $(VENV)/.dev $(MTCNN_WEIGHTS) $(FACERES_WEIGHTS) browser
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term:skip-covered --cov-report=json:var/coverage.json
 
 # Full training (FER2013 + infant photos from INFANTINO_DATA_DIR or ../shared/data); ~4 min on 2 cores.
 train: $(VENV)/.runtime $(MTCNN_WEIGHTS)

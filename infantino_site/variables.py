@@ -151,7 +151,7 @@ SECTIONS: tuple[Section, ...] = (
         _int("INFANTINO_TORCH_THREADS", 1, "threads of every runtime a process serves with: torch, ONNX Runtime, "
              "OpenMP, OpenCV (more makes concurrent requests crawl)"),
         _str("INFANTINO_ML_BACKEND", "predictions.ml.mlflow_backend.MLflowBackend", "the one door to `mlcore`, by "
-             "dotted path; tests name `predictions.ml.fake.FakeBackend`"),
+             "dotted path; tests name `tests.fake_backend.FakeBackend`"),
         _bool("INFANTINO_AUTOTRAIN", True, "while only the starter model is live, a server start trains the full one "
               "once"),
         _int("INFANTINO_TRAIN_THREADS", 2, "torch threads of the training alone; the server keeps "

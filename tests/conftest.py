@@ -151,7 +151,7 @@ def fake_backend(settings):  # type: ignore[no-untyped-def]
     """The in-memory backend instead of MLflow, with one version live: for tests about everything but the model."""
     from predictions import ml
 
-    settings.INFANTINO_ML_BACKEND = "predictions.ml.fake.FakeBackend"
+    settings.INFANTINO_ML_BACKEND = "tests.fake_backend.FakeBackend"
     ml.reset_backend()
     fake = ml.backend()
     fake.set_live(fake.add_version(kind="test"), by="tests")

@@ -2,7 +2,7 @@
 
 ``backend()`` is this process's model backend, the class named by ``INFANTINO_ML_BACKEND``: the
 MLflow-backed one (``predictions.ml.mlflow_backend.MLflowBackend``) in every profile, or the in-memory fake
-(``predictions.ml.fake.FakeBackend``) that tests can use instead. Nothing outside this package imports
+(``tests.fake_backend.FakeBackend``) that tests can use instead. Nothing outside this package imports
 ``mlcore``; the few pure helpers Django needs (image decoding, the label list) are re-exported here, and the
 record a version is read as (``VersionInfo``: typed fields, its kinds in ``Kind`` and ``ONLINE_KINDS``).
 """

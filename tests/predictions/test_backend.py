@@ -7,8 +7,8 @@ import inspect
 import pytest
 
 from predictions import ml
-from predictions.ml.fake import FakeBackend
 from predictions.ml.mlflow_backend import MLflowBackend
+from tests.fake_backend import FakeBackend
 from tests.images import face_like
 
 PROTOCOL_METHODS = sorted(
@@ -44,7 +44,7 @@ def test_each_backend_explains_the_answer_it_predicts_with_a_png(model, request)
 
 
 def test_the_setting_chooses_the_backend(settings):
-    settings.INFANTINO_ML_BACKEND = "predictions.ml.fake.FakeBackend"
+    settings.INFANTINO_ML_BACKEND = "tests.fake_backend.FakeBackend"
     ml.reset_backend()
     try:
         assert isinstance(ml.backend(), FakeBackend)
