@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import uuid
 from collections.abc import Iterator
@@ -49,28 +50,57 @@ def app_server_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
     servers.TEMPLATES.root = tmp_path_factory.getbasetemp() / "app-template"
 
 
+# What starts processes of its own (servers, workers, a browser): a unit that does takes tens of seconds.
+STARTS_PROCESSES = (
+    "running_app",
+    "app_server(",
+    "production_stack(",
+    "proxied_mlflow(",
+    "celery_worker(",
+    "CeleryWorker(",
+)
+
+
 @functools.cache
-def _module_group(module: str) -> str:
+def _module_text(module: str) -> str:
     path = REPO_ROOT / module
-    if path.is_file() and "running_app" in path.read_text(errors="replace"):
-        return "running_app"
-    return module
+    return path.read_text(errors="replace") if path.is_file() else ""
 
 
 def xdist_unit(nodeid: str) -> str:
     """The unit a pytest-xdist worker takes whole: a module's tests (its module-scoped servers start once) and the
     tests of the one session-wide browser app. Modules that use the one Redis server on 6379 run side by side:
     each has a database of its own (``tests/site/test_xdist_units.py`` keeps it so)."""
-    return _module_group(nodeid.split("::", 1)[0])
+    module = nodeid.split("::", 1)[0]
+    return "running_app" if "running_app" in _module_text(module) else module
+
+
+def starts_processes(nodeid: str) -> bool:
+    return any(marker in _module_text(nodeid.split("::", 1)[0]) for marker in STARTS_PROCESSES)
 
 
 class UnitScheduling(LoadScopeScheduling):
-    """Hands each worker whole :func:`xdist_unit` units. Not ``--dist loadgroup``: its ``xdist_group`` markers
-    work by renaming the test's node id, which pytest 9.2 no longer reads, so two Celery tests of one module ran
-    at once in two workers, each worker taking the other's jobs."""
+    """Hands each worker whole :func:`xdist_unit` units, those that start processes first, then the rest by size.
+
+    Not ``--dist loadgroup``: its ``xdist_group`` markers work by renaming the test's node id, which pytest 9.2 no
+    longer reads, so two Celery tests of one module ran at once in two workers, each worker taking the other's
+    jobs. And not xdist's order (most tests first): a stack of servers holds few tests and takes minutes, so it
+    came last and ran alone while the other worker idled."""
 
     def _split_scope(self, nodeid: str) -> str:
         return xdist_unit(nodeid)
+
+    def schedule(self) -> None:
+        if self.collection is None and self.collection_is_completed:
+            self.config.option.loadscopereorder = False  # the work queue follows the order given here
+            for node, collection in self.registered_collections.items():
+                self.registered_collections[node] = self.ordered(collection)
+        super().schedule()
+
+    @staticmethod
+    def ordered(collection: list[str]) -> list[str]:
+        sizes = collections.Counter(xdist_unit(nodeid) for nodeid in collection)
+        return sorted(collection, key=lambda nodeid: (not starts_processes(nodeid), -sizes[xdist_unit(nodeid)]))
 
 
 @pytest.hookimpl(optionalhook=True)

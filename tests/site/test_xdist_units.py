@@ -47,3 +47,21 @@ def test_the_scheduler_splits_by_those_units():
     scheduler = object.__new__(UnitScheduling)
     assert scheduler._split_scope("tests/e2e/test_video.py::test_a") == "running_app"
     assert scheduler._split_scope("tests/site/test_variables.py::test_a") == "tests/site/test_variables.py"
+
+
+def test_units_that_start_processes_go_first_then_the_largest():
+    collection = [
+        "tests/site/test_variables.py::test_a",
+        "tests/site/test_settings.py::test_a",
+        "tests/site/test_settings.py::test_b",
+        "tests/faults/test_worker_killed.py::test_a",
+        "tests/e2e/test_video.py::test_a",
+    ]
+    ordered = UnitScheduling.ordered(collection)
+    units = list(dict.fromkeys(xdist_unit(nodeid) for nodeid in ordered))
+    assert units == [
+        "tests/faults/test_worker_killed.py",  # a stack of servers: first, though it holds one test here
+        "running_app",
+        "tests/site/test_settings.py",
+        "tests/site/test_variables.py",
+    ]
