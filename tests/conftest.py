@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import collections
 import functools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,17 +90,17 @@ class UnitScheduling(LoadScopeScheduling):
     def _split_scope(self, nodeid: str) -> str:
         return xdist_unit(nodeid)
 
-    def schedule(self) -> None:
-        if self.collection is None and self.collection_is_completed:
-            self.config.option.loadscopereorder = False  # the work queue follows the order given here
-            for node, collection in self.registered_collections.items():
-                self.registered_collections[node] = self.ordered(collection)
-        super().schedule()
+    def _assign_work_unit(self, node: Any) -> None:
+        """xdist assigns the unit at the front of its queue: put the one this order prefers there first (the
+        queue is reordered, never the collections: a worker runs tests by their index in its own)."""
+        self.workqueue.move_to_end(
+            min(self.workqueue, key=lambda unit: self.priority(self.workqueue[unit])), last=False
+        )
+        super()._assign_work_unit(node)
 
     @staticmethod
-    def ordered(collection: list[str]) -> list[str]:
-        sizes = collections.Counter(xdist_unit(nodeid) for nodeid in collection)
-        return sorted(collection, key=lambda nodeid: (not starts_processes(nodeid), -sizes[xdist_unit(nodeid)]))
+    def priority(unit: dict[str, bool]) -> tuple[bool, int]:
+        return (not starts_processes(next(iter(unit))), -len(unit))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -5,7 +5,7 @@ or Celery worker never meets another's."""
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT, UnitScheduling, xdist_unit
@@ -50,18 +50,37 @@ def test_the_scheduler_splits_by_those_units():
 
 
 def test_units_that_start_processes_go_first_then_the_largest():
-    collection = [
-        "tests/site/test_variables.py::test_a",
-        "tests/site/test_settings.py::test_a",
-        "tests/site/test_settings.py::test_b",
-        "tests/faults/test_worker_killed.py::test_a",
-        "tests/e2e/test_video.py::test_a",
-    ]
-    ordered = UnitScheduling.ordered(collection)
-    units = list(dict.fromkeys(xdist_unit(nodeid) for nodeid in ordered))
-    assert units == [
+    units = {
+        "tests/site/test_variables.py": {"tests/site/test_variables.py::test_a": False},
+        "tests/site/test_settings.py": {
+            "tests/site/test_settings.py::test_a": False,
+            "tests/site/test_settings.py::b": False,
+        },
+        "tests/faults/test_worker_killed.py": {"tests/faults/test_worker_killed.py::test_a": False},
+        "running_app": {"tests/e2e/test_video.py::test_a": False},
+    }
+    order = sorted(units, key=lambda unit: UnitScheduling.priority(units[unit]))
+    assert order == [
         "tests/faults/test_worker_killed.py",  # a stack of servers: first, though it holds one test here
         "running_app",
         "tests/site/test_settings.py",
         "tests/site/test_variables.py",
     ]
+
+
+def test_the_preferred_unit_is_assigned_and_each_worker_keeps_its_own_collection_order():
+    class Node:
+        def __init__(self) -> None:
+            self.sent: list[int] = []
+
+        def send_runtest_some(self, indexes: list[int]) -> None:
+            self.sent.extend(indexes)
+
+    collection = ["tests/site/test_variables.py::test_a", "tests/faults/test_worker_killed.py::test_a"]
+    node = Node()
+    scheduler = object.__new__(UnitScheduling)
+    scheduler.workqueue = OrderedDict((xdist_unit(n), {n: False}) for n in collection)
+    scheduler.assigned_work, scheduler.registered_collections = {}, {node: collection}
+    scheduler._assign_work_unit(node)
+    assert node.sent == [1]  # the stack first, by its index in the worker's own collection
+    assert list(scheduler.workqueue) == ["tests/site/test_variables.py"]
