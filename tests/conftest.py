@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,10 +45,14 @@ def fast_password_hashing() -> Iterator[None]:
 @pytest.fixture(scope="session", autouse=True)
 def app_server_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Servers started by tests copy one migrated database and link one set of collected static files (made once
-    per session, at the first server) instead of migrating and collecting for each."""
+    per run, at the first server of any xdist worker: the workers' folders share this run's parent folder)
+    instead of migrating and collecting for each."""
     from tests import servers
 
-    servers.TEMPLATES.root = tmp_path_factory.getbasetemp() / "app-template"
+    run_root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_root = run_root.parent
+    servers.TEMPLATES.root = run_root / "app-template"
 
 
 # What starts processes of its own (servers, workers, a browser): a unit that does takes tens of seconds.

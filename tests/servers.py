@@ -3,6 +3,7 @@ MLflow server, PostgreSQL databases of their own, and a proxy that takes a serve
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import http.server
 import os
@@ -94,8 +95,9 @@ def manage(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.
 
 
 class AppTemplate:
-    """One migrated SQLite database and one set of collected static files per test session, made at the first
-    server: a server in the embedded profile starts from copies of them instead of migrating and collecting."""
+    """One migrated SQLite database and one set of collected static files per test run, made at the first server
+    (of any xdist worker, under a file lock): a server in the embedded profile starts from copies of them instead
+    of migrating and collecting."""
 
     DATABASE = "infantino.sqlite3"
 
@@ -106,7 +108,9 @@ class AppTemplate:
     def ready(self) -> Path:
         if self.root is None:
             raise RuntimeError("tests.servers.TEMPLATES.root is not set (tests/conftest.py sets it per session)")
-        with self._lock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(self.root / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the other xdist workers wait for the one making it
             if not (self.root / "ready").exists():
                 env = app_env(self.root)
                 manage(env, "migrate", "--noinput")

@@ -50,7 +50,14 @@ class Services:
 def services(tmp_path_factory) -> Iterator[Services]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("mlflow-down")
     with proxied_mlflow(
-        root, redis_url=REDIS, database_prefix="infantino_mlflow_down", INFANTINO_WARM_START="true"
+        root,
+        redis_url=REDIS,
+        database_prefix="infantino_mlflow_down",
+        INFANTINO_WARM_START="true",
+        # A refused connection fails at once, and the job's retry comes within 2 s of MLflow's return: the test
+        # waited ~10 s on MLflow's client backoff and up to 8 s on the job's before learning anything.
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        INFANTINO_JOB_RETRY_MAX_DELAY="2",
     ) as services:
         yield Services(mlflow=services.mlflow, proxy=services.proxy, env=services.env, root=root)
 
