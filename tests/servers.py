@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -106,8 +107,8 @@ class AppTemplate:
         self._lock = threading.Lock()
 
     def ready(self) -> Path:
-        if self.root is None:
-            raise RuntimeError("tests.servers.TEMPLATES.root is not set (tests/conftest.py sets it per session)")
+        if self.root is None:  # a bench, not pytest (tests/conftest.py sets one per run): a folder of its own
+            self.root = Path(tempfile.mkdtemp(prefix="infantino-app-template-"))
         self.root.mkdir(parents=True, exist_ok=True)
         with self._lock, open(self.root / "lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # the other xdist workers wait for the one making it
