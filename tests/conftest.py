@@ -72,16 +72,20 @@ def _module_text(module: str) -> str:
     return path.read_text(errors="replace") if path.is_file() else ""
 
 
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
 def xdist_unit(nodeid: str) -> str:
     """The unit a pytest-xdist worker takes whole: a module's tests (its module-scoped servers start once) and the
     tests of the one session-wide browser app. Modules that use the one Redis server on 6379 run side by side:
     each has a database of its own (``tests/site/test_xdist_units.py`` keeps it so)."""
-    module = nodeid.split("::", 1)[0]
+    module = _module(nodeid)
     return "running_app" if "running_app" in _module_text(module) else module
 
 
 def starts_processes(nodeid: str) -> bool:
-    return any(marker in _module_text(nodeid.split("::", 1)[0]) for marker in STARTS_PROCESSES)
+    return any(marker in _module_text(_module(nodeid)) for marker in STARTS_PROCESSES)
 
 
 class UnitScheduling(LoadScopeScheduling):

@@ -104,14 +104,13 @@ class AppTemplate:
 
     def __init__(self) -> None:
         self.root: Path | None = None  # set by the session fixture in tests/conftest.py
-        self._lock = threading.Lock()
 
     def ready(self) -> Path:
         if self.root is None:  # a bench, not pytest (tests/conftest.py sets one per run): a folder of its own
             self.root = Path(tempfile.mkdtemp(prefix="infantino-app-template-"))
         self.root.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.root / "lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # the other xdist workers wait for the one making it
+        with open(self.root / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # other threads and xdist workers wait for the one making it
             if not (self.root / "ready").exists():
                 env = app_env(self.root)
                 manage(env, "migrate", "--noinput")
