@@ -26,8 +26,10 @@ def local_path(uri: str) -> Path:
 
 def head_dir(registry: Registry, version: str) -> Path:
     """Where the artifact store keeps a version's head (a file store in these tests)."""
-    model_id = registry.client.get_model_version(registry.model_name, version).source.removeprefix("models:/")
-    return local_path(registry.client.get_logged_model(model_id).artifact_location)
+    source = registry.client.get_model_version(registry.model_name, version).source
+    if source.startswith("models:/"):  # registered through a logged model, as versions before 2026-12-08 were
+        return local_path(registry.client.get_logged_model(source.removeprefix("models:/")).artifact_location)
+    return local_path(source)
 
 
 def extractor_dir(registry: Registry, extractor_id: str) -> Path:
