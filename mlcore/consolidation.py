@@ -18,8 +18,7 @@ import numpy as np
 from sklearn.neural_network import MLPClassifier
 
 from mlcore.labels import NUM_CLASSES
-from mlcore.learner import LOSS_CURVE_KEPT
-from mlcore.online import fit_head, new_head
+from mlcore.online import LOSS_CURVE_KEPT, fit_head, new_head
 from mlcore.reference import ReferenceData
 from mlcore.versions import Kind
 
@@ -57,7 +56,7 @@ def refit_head(
         seed=seed,
         sample_weight=sampling_weights(y, domains, source_share=source_share),
     )
-    head.loss_curve_ = head.loss_curve_[-LOSS_CURVE_KEPT:]  # see learner.update_head: only the last loss matters
+    head.loss_curve_ = head.loss_curve_[-LOSS_CURVE_KEPT:]  # only the last losses matter (mlcore.online)
     return head
 
 

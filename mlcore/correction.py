@@ -33,8 +33,10 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.neural_network import MLPClassifier
 from sklearn.neural_network._base import ACTIVATIONS
+from threadpoolctl import threadpool_limits
 
 from mlcore.labels import NUM_CLASSES
+from mlcore.online import LOSS_CURVE_KEPT
 
 STRENGTH = 300.0  # labels' worth of the anchor's answers on the kept rows (without them: the ridge's precision)
 RIDGE = 1.0  # beside kept rows: the weights' own prior, so no direction the kept rows leave free runs away
@@ -80,6 +82,7 @@ def corrected(
     if anchor.out_activation_ != "softmax":
         raise ValueError("a correction needs a head with one softmax output per class")
     head = copy.deepcopy(anchor)
+    head.loss_curve_ = list(head.loss_curve_[-LOSS_CURVE_KEPT:])
     y = np.asarray(y, dtype=np.int64)
     if not len(y):
         return Correction(head=head, labels=0, iterations=0, shift=0.0)
@@ -119,7 +122,10 @@ def corrected(
 
     begin = start if start is not None and _same_hidden(start, anchor) else anchor
     theta = np.concatenate([begin.coefs_[-1].astype(np.float64).ravel(), begin.intercepts_[-1].astype(np.float64)])
-    found = minimize(objective, theta, jac=True, method="L-BFGS-B", options={"maxiter": MAX_ITERATIONS})
+    # One BLAS thread: numpy's and scipy's BLAS each start a pool per core, and on two cores their waiting
+    # threads held the cores the solver needed; the refit took 2.5 times as long (bench/ONLINE_UPDATE.md).
+    with threadpool_limits(limits=1, user_api="blas"):
+        found = minimize(objective, theta, jac=True, method="L-BFGS-B", options={"maxiter": MAX_ITERATIONS})
     w, b = found.x[: w0.size].reshape(shape), found.x[w0.size :]
     head.coefs_[-1] = w.astype(anchor.coefs_[-1].dtype)
     head.intercepts_[-1] = b.astype(anchor.intercepts_[-1].dtype)

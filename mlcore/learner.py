@@ -31,7 +31,6 @@ GUARD_FAILED = "failed"
 GUARD_OFF = "off"
 GUARD_NO_REFERENCE = "skipped: no reference data for this extractor"
 UNLEARN_GUARD = "not judged: a version that forgets deleted photos goes live regardless"
-LOSS_CURVE_KEPT = 20  # partial_fit appends to loss_curve_ forever; a saved head keeps only the last few
 
 Rows = tuple[np.ndarray, np.ndarray]  # embeddings (n × d) and class indices (n)
 

@@ -12,6 +12,9 @@ from mlcore.labels import NUM_CLASSES
 CLASSES = np.arange(NUM_CLASSES)
 # The one non-standard type inside a fitted MLPClassifier that skops must be told to trust.
 SKOPS_TRUSTED_TYPES = ["sklearn.neural_network._stochastic_optimizers.AdamOptimizer"]
+# partial_fit appends to loss_curve_ forever, and skops stores each entry as an array of its own (360 of them cost a
+# label's version 0.1 s to write and read back): a head derived from another keeps only the last few.
+LOSS_CURVE_KEPT = 20
 
 
 def new_head(*, hidden: int = 64, alpha: float = 1e-3, learning_rate: float = 1e-3, seed: int = 0) -> MLPClassifier:
