@@ -72,7 +72,7 @@ test: $(VENV)/.dev $(MTCNN_WEIGHTS) $(FACERES_WEIGHTS) browser
 coverage: $(VENV)/.dev $(MTCNN_WEIGHTS) $(FACERES_WEIGHTS) browser
 	$(BIN)/python -m pytest -n 2 --cov --cov-report=term:skip-covered --cov-report=json:var/coverage.json
 
-# Full training (FER2013 + infant photos from INFANTINO_DATA_DIR or ../shared/data); ~4 min on 2 cores.
+# Full training (FER2013 + infant photos from INFANTINO_DATA_DIR or ../shared/data); 4–14 min on 2 cores, by CPU.
 train: $(VENV)/.runtime $(MTCNN_WEIGHTS)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py train
