@@ -112,6 +112,20 @@ class UnitScheduling(LoadScopeScheduling):
         return (not starts_processes(next(iter(unit))), -len(unit))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Name this run before xdist starts its workers: they inherit the name, and share what is made under it."""
+    from tests.servers import run_id
+
+    run_id()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # pytest's main process, once every worker is done
+        from tests.servers import drop_postgres_template
+
+        drop_postgres_template()
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> UnitScheduling:
     return UnitScheduling(config, log)  # type: ignore[arg-type]

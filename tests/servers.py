@@ -3,7 +3,9 @@ MLflow server, PostgreSQL databases of their own, and a proxy that takes a serve
 
 from __future__ import annotations
 
+import copy
 import fcntl
+import functools
 import http.client
 import http.server
 import os
@@ -19,10 +21,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager, suppress
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -84,15 +88,12 @@ def app_env(var_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=True,
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} exited with {done.returncode}:\n{done.stderr[-3000:]}")
+    return done
 
 
 class AppTemplate:
@@ -104,6 +105,7 @@ class AppTemplate:
 
     def __init__(self) -> None:
         self.root: Path | None = None  # set by the session fixture in tests/conftest.py
+        self.migrated: set[str] = set()  # databases this process migrated or cloned from the migrated template
 
     def ready(self) -> Path:
         if self.root is None:  # a bench, not pytest (tests/conftest.py sets one per run): a folder of its own
@@ -120,15 +122,40 @@ class AppTemplate:
                 (self.root / "ready").touch()
         return self.root
 
+    def postgres_clone(self, admin: Any, name: str) -> None:
+        """Create database ``name`` as a copy of this run's migrated PostgreSQL template (migrated at the first
+        call of any xdist worker), so that an app on it starts without migrating: a few seconds per server."""
+        template = f"infantino_template_{run_id()}"
+        root = self.ready()
+        with open(root / "postgres.lock", "w") as lock:
+            # Held while cloning too: PostgreSQL refuses to copy a template another session is using.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (root / "postgres-ready").exists():
+                admin.execute(f"DROP DATABASE IF EXISTS {template}")
+                admin.execute(f"CREATE DATABASE {template}")
+                env = app_env(
+                    root / "postgres",
+                    DATABASE_URL=f"{POSTGRES}/{template}",
+                    SECRET_KEY="migrated-template-test-secret-key-not-for-production-0123456789",
+                )
+                manage(env, "migrate", "--noinput")
+                (root / "postgres-ready").touch()
+            admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        self.migrated.add(f"{POSTGRES}/{name}")
+
     def prepare(self, env: dict[str, str]) -> None:
         """Give an app its static files and, in the embedded profile, its database; a database already there (a
-        restart) or on PostgreSQL is migrated as it is."""
+        restart) or on PostgreSQL is migrated as it is, unless it is a clone of the migrated template."""
         var_dir = Path(env["INFANTINO_VAR_DIR"])
         var_dir.mkdir(parents=True, exist_ok=True)
-        if env.get("DATABASE_URL") or (var_dir / self.DATABASE).exists():
+        database = env.get("DATABASE_URL") or str(var_dir / self.DATABASE)
+        if database in self.migrated:
+            pass  # a second server on it, or a restart: this run's code has migrated it already
+        elif env.get("DATABASE_URL") or (var_dir / self.DATABASE).exists():
             manage(env, "migrate", "--noinput")
         else:
             shutil.copyfile(self.ready() / self.DATABASE, var_dir / self.DATABASE)
+        self.migrated.add(database)
         if not (var_dir / "static").exists():
             (var_dir / "static").symlink_to(self.ready() / "static", target_is_directory=True)
 
@@ -162,6 +189,30 @@ def app_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
                 raise AssertionError(f"daphne did not stop within 20 s of SIGTERM (see {log_path})") from None
 
 
+def enter_together(
+    stack: ExitStack, *managers: AbstractContextManager[Any], also: tuple[Callable[[], object], ...] = ()
+) -> list[Any]:
+    """Enter ``managers`` side by side, each in a thread, and run the ``also`` calls beside them: processes that
+    start at once wait for each other's imports and readiness polls, not in turn. ``stack`` exits them."""
+    with ThreadPoolExecutor(len(managers) + len(also)) as pool:
+        entering = [pool.submit(manager.__enter__) for manager in managers]
+        calls = [pool.submit(call) for call in also]
+    entered, failure = [], None
+    for manager, future in zip(managers, entering, strict=True):
+        try:
+            entered.append(future.result())
+        except BaseException as error:  # pytest's skip too: re-raised once every started process is in the stack
+            failure = failure or error
+            continue
+        stack.push(manager)
+    for future in calls:
+        if future.exception() is not None:
+            failure = failure or future.exception()
+    if failure is not None:
+        raise failure
+    return entered
+
+
 @contextmanager
 def moto_s3() -> Iterator[str]:
     """moto's S3 server on loopback; yields its endpoint URL."""
@@ -190,7 +241,9 @@ def mlflow_server(
     ``AWS_*`` in ``env_extra``).
     """
     port = free_port()
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **env_extra}
+    # Without MLflow's job runner: five Huey consumer processes per server, ~15 s of CPU at each start, for
+    # GenAI jobs nothing here runs.
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **env_extra}
     with open(root / "mlflow-server.log", "w") as log:
         process = subprocess.Popen(
             [
@@ -219,22 +272,28 @@ def mlflow_server(
             process.wait(timeout=20)
 
 
+@functools.cache
+def _tiny_extractor():  # type: ignore[no-untyped-def]
+    """Built once per process (2 s each time otherwise); every caller logs a copy of its own."""
+    import torch
+
+    from mlcore.extractor import ExtractorConfig, build_extractor
+
+    torch.manual_seed(0)
+    return build_extractor(ExtractorConfig(image_size=32), imagenet=False).eval()
+
+
 def register_tiny_model(
     tracking_uri: str, artifacts: str | None, model_name: str = "infantino-expressions", *, scored: float = 0.5
 ) -> str:
     """Register a tiny random model in a store and make it live, recorded as scoring ``scored``; returns the version."""
-    import torch
-
-    from mlcore.extractor import ExtractorConfig, build_extractor
     from mlcore.registry import Registry
     from tests.conftest import tiny_head
 
-    torch.manual_seed(0)
     registry = Registry(tracking_uri, artifact_root=artifacts, model_name=model_name)
-    extractor = build_extractor(ExtractorConfig(image_size=32), imagenet=False).eval()
     version = registry.register(
         head=tiny_head(),
-        extractor_id=registry.log_extractor(extractor),
+        extractor_id=registry.log_extractor(copy.deepcopy(_tiny_extractor())),
         kind="test",
         metrics={"infant_accuracy": scored, "fer_accuracy": scored},
     )
@@ -260,18 +319,42 @@ def empty_redis_db(url: str) -> Iterator[object]:
         client.flushdb()
 
 
+def run_id() -> str:
+    """This test run's id: made by the first process that asks (pytest's main process), inherited by its workers."""
+    return os.environ.setdefault("INFANTINO_TEST_RUN", uuid.uuid4().hex[:8])
+
+
+def drop_postgres_template() -> None:
+    """Drop this run's migrated template, if it made one (at the end of the run, in pytest's main process)."""
+    run = os.environ.get("INFANTINO_TEST_RUN")
+    if run is None:
+        return
+    with suppress(ImportError, OSError), closing(_postgres_admin()) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS infantino_template_{run} WITH (FORCE)")
+
+
+def _postgres_admin():  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(f"{POSTGRES}/test", autocommit=True, connect_timeout=3)
+
+
 @contextmanager
-def postgres_database(prefix: str = "infantino_it") -> Iterator[str]:
-    """A PostgreSQL database of the caller's own on this machine's server, dropped afterwards; skips when absent."""
+def postgres_database(prefix: str = "infantino_it", *, migrated: bool = False) -> Iterator[str]:
+    """A PostgreSQL database of the caller's own on this machine's server, dropped afterwards; skips when absent.
+    ``migrated``: the app's tables are already there (a copy of the run's migrated template)."""
     import pytest
 
     psycopg = pytest.importorskip("psycopg")
     try:
-        admin = psycopg.connect(f"{POSTGRES}/test", autocommit=True, connect_timeout=3)
+        admin = _postgres_admin()
     except psycopg.OperationalError as error:
         pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({error})")
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin.execute(f"CREATE DATABASE {name}")
+    if migrated:
+        TEMPLATES.postgres_clone(admin, name)
+    else:
+        admin.execute(f"CREATE DATABASE {name}")
     try:
         yield f"{POSTGRES}/{name}"
     finally:
@@ -526,7 +609,7 @@ def proxied_mlflow(root: Path, *, redis_url: str, database_prefix: str, **extra:
     the forgetting guard is off, so every update of that random model goes live."""
     with (
         empty_redis_db(redis_url),
-        postgres_database(database_prefix) as database,
+        postgres_database(database_prefix, migrated=True) as database,
         mlflow_server(root) as mlflow,
         service_proxy(mlflow) as proxy,
     ):
@@ -604,7 +687,7 @@ def production_stack(
     bucket, artifacts = "infantino-images", "infantino-mlflow"
     with ExitStack() as stack:
         stack.enter_context(empty_redis_db(redis_url))
-        database = stack.enter_context(postgres_database("infantino_app"))
+        database = stack.enter_context(postgres_database("infantino_app", migrated=True))
         mlflow_store = stack.enter_context(postgres_database("infantino_mlflow"))
         s3 = stack.enter_context(moto_s3())
         for name in (bucket, artifacts):
@@ -629,13 +712,16 @@ def production_stack(
             INFANTINO_WARM_START="true",
             **env_extra,
         )
-        web = []
-        for i in range(web_processes):
-            extra = web_env[i] if web_env and i < len(web_env) else {}
-            web.append(stack.enter_context(app_server({**env, **extra}, root / f"web-{i + 1}.log")))
-        if user is not None:
-            create_user(env, *user)
-        worker = stack.enter_context(celery_worker(env, root / "worker.log"))
+        servers = [
+            app_server({**env, **(web_env[i] if web_env and i < len(web_env) else {})}, root / f"web-{i + 1}.log")
+            for i in range(web_processes)
+        ]
+        *web, worker = enter_together(
+            stack,
+            *servers,
+            celery_worker(env, root / "worker.log"),
+            also=(lambda: create_user(env, *user),) if user is not None else (),
+        )
         yield ProductionStack(
             web=web,
             env=env,

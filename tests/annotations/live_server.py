@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from tests.images import jpeg_bytes
-from tests.servers import app_env, app_server, manage, register_tiny_model
+from tests.servers import TEMPLATES, app_env, app_server, enter_together, manage, register_tiny_model
 
 ANNOTATOR, PASSWORD = "annie", "labels-are-fun-42"
 
@@ -37,14 +37,7 @@ class LabelingApp:
 
     def user(self, name: str, *, staff: bool = False, adjudicator: bool = False) -> requests.Session:
         """Another account (annotator; staff or adjudicator too if asked), with the password ``PASSWORD``."""
-        grant = "adjudicator_grant" if adjudicator else "annotator_grant"
-        manage(
-            self.env,
-            "shell",
-            "-c",
-            f"from django.contrib.auth import get_user_model; from accounts.services import {grant}; "
-            f"{grant}(user=get_user_model().objects.create_user({name!r}, password={PASSWORD!r}, is_staff={staff}))",
-        )
+        add_user(self.env, name, staff=staff, adjudicator=adjudicator)
         session = requests.Session()
         session.auth = (name, PASSWORD)
         return session
@@ -74,12 +67,19 @@ class LabelingApp:
 def labeling_app(var_dir: Path, **extra_env: str) -> Iterator[LabelingApp]:
     env = app_env(var_dir, INFANTINO_WARM_START="true", INFANTINO_JOB_RUNNER="thread", **extra_env)
     version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
-    with app_server(env, var_dir / "server.log") as url:
-        manage(
-            env,
-            "shell",
-            "-c",
-            "from django.contrib.auth import get_user_model; from accounts.services import annotator_grant; "
-            f"annotator_grant(user=get_user_model().objects.create_user({ANNOTATOR!r}, password={PASSWORD!r}))",
-        )
+    TEMPLATES.prepare(env)  # the database is there before the annotator is made beside the starting server
+    with ExitStack() as running:
+        (url,) = enter_together(running, app_server(env, var_dir / "server.log"), also=(lambda: add_user(env),))
         yield LabelingApp(url=url, var_dir=var_dir, base_version=version, env=env)
+
+
+def add_user(env: dict[str, str], name: str = ANNOTATOR, *, staff: bool = False, adjudicator: bool = False) -> None:
+    """An account (annotator; staff or adjudicator too if asked) with the password ``PASSWORD``."""
+    grant = "adjudicator_grant" if adjudicator else "annotator_grant"
+    manage(
+        env,
+        "shell",
+        "-c",
+        f"from django.contrib.auth import get_user_model; from accounts.services import {grant}; "
+        f"{grant}(user=get_user_model().objects.create_user({name!r}, password={PASSWORD!r}, is_staff={staff}))",
+    )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.mlcore.tiny_data import fer_csv, image_folder
-from tests.servers import app_env, app_server, manage, register_tiny_model
+from tests.servers import TEMPLATES, app_env, app_server, enter_together, manage, register_tiny_model
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -48,8 +49,13 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         var_dir, INFANTINO_WARM_START="true", INFANTINO_DATA_DIR=str(data), DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD
     )
     version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
-    with app_server(env, var_dir / "server.log") as url:
-        manage(env, "createsuperuser", "--noinput", "--username", STAFF_USER, "--email", "admin@example.org")
+    TEMPLATES.prepare(env)  # the database is there before the staff account is made beside the starting server
+    with ExitStack() as running:
+        (url,) = enter_together(
+            running,
+            app_server(env, var_dir / "server.log"),
+            also=(lambda: manage(env, "createsuperuser", "--noinput", "--username", STAFF_USER, "--email", "a@b.org"),),
+        )
         yield RunningApp(url=url, var_dir=var_dir, env=env, version=version)
 
 

@@ -21,6 +21,7 @@ from tests.servers import (
     app_server,
     celery_worker,
     create_user,
+    enter_together,
     proxied_mlflow,
 )
 
@@ -72,10 +73,13 @@ def user(runner: str) -> requests.Session:
 def test_a_label_given_while_mlflow_is_down_waits_and_is_learned_when_mlflow_is_back(services, runner):
     env = {**services.env, "INFANTINO_JOB_RUNNER": runner}
     with ExitStack() as running:
-        url = running.enter_context(app_server(env, services.root / f"web-{runner}.log"))
-        if runner == "celery":
-            running.enter_context(celery_worker(env, services.root / "worker.log"))
-        create_user(env, f"{USER}-{runner}", PASSWORD)
+        worker = (celery_worker(env, services.root / "worker.log"),) if runner == "celery" else ()
+        url, *_ = enter_together(
+            running,
+            app_server(env, services.root / f"web-{runner}.log"),
+            *worker,
+            also=(lambda: create_user(env, f"{USER}-{runner}", PASSWORD),),
+        )
         log = services.root / ("worker.log" if runner == "celery" else f"web-{runner}.log")
         upload = user(runner).post(
             f"{url}/api/predictions/",

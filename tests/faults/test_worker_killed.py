@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.servers import (
     ServiceProxy,
     app_server,
     create_user,
+    enter_together,
     proxied_mlflow,
 )
 
@@ -102,11 +104,12 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("worker-killed")
-    with (
-        proxied_mlflow(root, redis_url=REDIS, database_prefix="infantino_kill") as services,
-        app_server(services.env, root / "web.log") as url,
-    ):
-        create_user(services.env, USER, PASSWORD)
+    with proxied_mlflow(root, redis_url=REDIS, database_prefix="infantino_kill") as services, ExitStack() as running:
+        (url,) = enter_together(
+            running,
+            app_server(services.env, root / "web.log"),
+            also=(lambda: create_user(services.env, USER, PASSWORD),),
+        )
         yield Stack(
             url=url,
             mlflow=services.mlflow,

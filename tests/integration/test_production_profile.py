@@ -55,7 +55,7 @@ def post_image(url: str, data: bytes) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def postgres_database() -> Iterator[str]:
-    with servers.postgres_database("infantino_it") as database:
+    with servers.postgres_database("infantino_it", migrated=True) as database:
         yield database
 
 
