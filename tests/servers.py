@@ -477,6 +477,7 @@ class ServiceProxy:
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._hold: tuple[str, str, bool] | None = None
+        self._claimed = False  # the request being held has arrived
         self.held = threading.Event()
         self._released = threading.Event()
 
@@ -503,6 +504,7 @@ class ServiceProxy:
                 body = self._body()
                 holding = proxy._matches(self.command, self.path)
                 if holding is False:
+                    proxy.held.set()
                     proxy._wait_for_release()
                     self.close_connection = True
                     return  # its client was killed meanwhile: the request never reaches the server
@@ -514,6 +516,7 @@ class ServiceProxy:
                 data = response.read()
                 upstream.close()
                 if holding:
+                    proxy.held.set()  # only now: the server has done what the request asked
                     proxy._wait_for_release()
                 self.send_response(response.status)
                 for key, value in response.getheaders():
@@ -562,9 +565,11 @@ class ServiceProxy:
             self._connections.clear()
 
     def hold(self, method: str, path_part: str, *, after_forwarding: bool) -> threading.Event:
-        """Stop the next ``method`` request to a path containing ``path_part``; the event is set when it arrives."""
+        """Stop the next ``method`` request to a path containing ``path_part``; the event is set once it is held:
+        as it arrives, or once the server has answered it (``after_forwarding``)."""
         self.held.clear()
         self._released.clear()
+        self._claimed = False
         self._hold = (method, path_part, after_forwarding)
         return self.held
 
@@ -575,9 +580,9 @@ class ServiceProxy:
     def _matches(self, method: str, path: str) -> bool | None:
         """None: pass it on; otherwise hold it (False: before forwarding, True: after). Only the first match."""
         with self._lock:
-            if self._hold is None or self.held.is_set() or method != self._hold[0] or self._hold[1] not in path:
+            if self._hold is None or self._claimed or method != self._hold[0] or self._hold[1] not in path:
                 return None
-            self.held.set()
+            self._claimed = True
             return self._hold[2]
 
     def _wait_for_release(self) -> None:
