@@ -141,3 +141,34 @@ def test_the_embedded_profiles_sqlite_writers_wait_for_each_other(tmp_path):
     options = read_settings(tmp_path).DATABASES["default"]["OPTIONS"]
     assert "journal_mode=WAL" in options["init_command"]
     assert options["transaction_mode"] == "IMMEDIATE" and options["timeout"] >= 5
+
+
+def test_processes_starting_together_on_a_new_folder_all_read_the_one_whole_key(tmp_path, monkeypatch):
+    import secrets
+    import threading
+    import time
+
+    from infantino_site.apps import kept_secret_key
+
+    token = secrets.token_urlsafe
+
+    def slow_token(size: int) -> str:  # the moment a losing process used to read the winner's empty file
+        time.sleep(0.05)
+        return token(size)
+
+    monkeypatch.setattr(secrets, "token_urlsafe", slow_token)
+    path, keys = tmp_path / "secret_key", []
+    starting = threading.Barrier(6)
+
+    def start() -> None:
+        starting.wait()
+        keys.append(kept_secret_key(path))
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 6 and len(set(keys)) == 1 and len(keys[0]) >= 50
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no private copy left behind
