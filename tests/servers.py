@@ -106,6 +106,7 @@ class AppTemplate:
     def __init__(self) -> None:
         self.root: Path | None = None  # set by the session fixture in tests/conftest.py
         self.migrated: set[str] = set()  # databases this process migrated or cloned from the migrated template
+        self._preparing = threading.Lock()
 
     def ready(self) -> Path:
         if self.root is None:  # a bench, not pytest (tests/conftest.py sets one per run): a folder of its own
@@ -145,19 +146,21 @@ class AppTemplate:
 
     def prepare(self, env: dict[str, str]) -> None:
         """Give an app its static files and, in the embedded profile, its database; a database already there (a
-        restart) or on PostgreSQL is migrated as it is, unless it is a clone of the migrated template."""
+        restart) or on PostgreSQL is migrated as it is, unless it is a clone of the migrated template. Servers
+        that start side by side on one folder prepare it one at a time."""
         var_dir = Path(env["INFANTINO_VAR_DIR"])
         var_dir.mkdir(parents=True, exist_ok=True)
-        database = env.get("DATABASE_URL") or str(var_dir / self.DATABASE)
-        if database in self.migrated:
-            pass  # a second server on it, or a restart: this run's code has migrated it already
-        elif env.get("DATABASE_URL") or (var_dir / self.DATABASE).exists():
-            manage(env, "migrate", "--noinput")
-        else:
-            shutil.copyfile(self.ready() / self.DATABASE, var_dir / self.DATABASE)
-        self.migrated.add(database)
-        if not (var_dir / "static").exists():
-            (var_dir / "static").symlink_to(self.ready() / "static", target_is_directory=True)
+        with self._preparing:
+            database = env.get("DATABASE_URL") or str(var_dir / self.DATABASE)
+            if database in self.migrated:
+                pass  # a second server on it, or a restart: this run's code has migrated it already
+            elif env.get("DATABASE_URL") or (var_dir / self.DATABASE).exists():
+                manage(env, "migrate", "--noinput")
+            else:
+                shutil.copyfile(self.ready() / self.DATABASE, var_dir / self.DATABASE)
+            self.migrated.add(database)
+            if not (var_dir / "static").exists():
+                (var_dir / "static").symlink_to(self.ready() / "static", target_is_directory=True)
 
 
 TEMPLATES = AppTemplate()
