@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +49,21 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         var_dir, INFANTINO_WARM_START="true", INFANTINO_DATA_DIR=str(data), DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD
     )
     version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
-    TEMPLATES.prepare(env)  # the database is there before the staff account is made beside the starting server
+    with serving_with_staff(env, var_dir) as url:
+        yield RunningApp(url=url, var_dir=var_dir, env=env, version=version)
+
+
+@contextmanager
+def serving_with_staff(env: dict[str, str], var_dir: Path) -> Iterator[str]:
+    """The app served from ``var_dir``, its staff account made beside the starting server; yields its URL."""
+    TEMPLATES.prepare(env)  # the database is there before the staff account is made
     with ExitStack() as running:
         (url,) = enter_together(
             running,
             app_server(env, var_dir / "server.log"),
             also=(lambda: manage(env, "createsuperuser", "--noinput", "--username", STAFF_USER, "--email", "a@b.org"),),
         )
-        yield RunningApp(url=url, var_dir=var_dir, env=env, version=version)
+        yield url
 
 
 def sign_in(page, app: RunningApp) -> None:  # type: ignore[no-untyped-def]

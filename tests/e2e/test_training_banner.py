@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
 
-from tests.e2e.conftest import STAFF_PASSWORD, STAFF_USER, RunningApp, sign_in
+from tests.e2e.conftest import STAFF_PASSWORD, RunningApp, serving_with_staff, sign_in
 from tests.e2e.test_accessibility import blocking_violations
 from tests.mlcore.tiny_data import fer_csv, image_folder
-from tests.servers import TEMPLATES, app_env, app_server, enter_together, manage, register_tiny_model
+from tests.servers import app_env, register_tiny_model
 
 pytestmark = pytest.mark.e2e
 
@@ -37,13 +36,7 @@ def training_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAp
     )
     # It scored nothing, so the retrain's guard lets any new version go live.
     version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri(), scored=0.0)
-    TEMPLATES.prepare(env)  # the database is there before the staff account is made beside the starting server
-    with ExitStack() as running:
-        (url,) = enter_together(
-            running,
-            app_server(env, var_dir / "server.log"),
-            also=(lambda: manage(env, "createsuperuser", "--noinput", "--username", STAFF_USER, "--email", "a@b.org"),),
-        )
+    with serving_with_staff(env, var_dir) as url:
         yield RunningApp(url=url, var_dir=var_dir, env=env, version=version)
 
 
