@@ -615,12 +615,9 @@ class ProxiedMlflow:
 def proxied_mlflow(root: Path, *, redis_url: str, database_prefix: str, **extra: str) -> Iterator[ProxiedMlflow]:
     """PostgreSQL, Redis (emptied) and an MLflow server the app reaches through a proxy, with a tiny live model;
     the forgetting guard is off, so every update of that random model goes live."""
-    with (
-        empty_redis_db(redis_url),
-        postgres_database(database_prefix, migrated=True) as database,
-        mlflow_server(root) as mlflow,
-        service_proxy(mlflow) as proxy,
-    ):
+    with empty_redis_db(redis_url), ExitStack() as stack:
+        database, mlflow = enter_together(stack, postgres_database(database_prefix, migrated=True), mlflow_server(root))
+        proxy = stack.enter_context(service_proxy(mlflow))
         base = register_tiny_model(mlflow, None)
         env = app_env(
             root / "var",
@@ -695,9 +692,9 @@ def production_stack(
     bucket, artifacts = "infantino-images", "infantino-mlflow"
     with ExitStack() as stack:
         stack.enter_context(empty_redis_db(redis_url))
-        database = stack.enter_context(postgres_database("infantino_app", migrated=True))
-        mlflow_store = stack.enter_context(postgres_database("infantino_mlflow"))
-        s3 = stack.enter_context(moto_s3())
+        database, mlflow_store, s3 = enter_together(
+            stack, postgres_database("infantino_app", migrated=True), postgres_database("infantino_mlflow"), moto_s3()
+        )
         for name in (bucket, artifacts):
             s3_client(s3).create_bucket(Bucket=name)
         mlflow = stack.enter_context(

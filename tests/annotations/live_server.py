@@ -31,13 +31,11 @@ class LabelingApp:
         )
 
     def annotator(self) -> requests.Session:
-        session = requests.Session()
-        session.auth = (ANNOTATOR, PASSWORD)
-        return session
+        return self.session(ANNOTATOR)
 
-    def user(self, name: str, *, staff: bool = False, adjudicator: bool = False) -> requests.Session:
-        """Another account (annotator; staff or adjudicator too if asked), with the password ``PASSWORD``."""
-        add_user(self.env, name, staff=staff, adjudicator=adjudicator)
+    @staticmethod
+    def session(name: str) -> requests.Session:
+        """A client signed in (HTTP Basic) as ``name``, an account made with the password ``PASSWORD``."""
         session = requests.Session()
         session.auth = (name, PASSWORD)
         return session
@@ -63,23 +61,39 @@ class LabelingApp:
             time.sleep(0.3)
 
 
+@dataclass(frozen=True)
+class Account:
+    name: str
+    staff: bool = False
+    adjudicator: bool = False
+
+
 @contextmanager
-def labeling_app(var_dir: Path, **extra_env: str) -> Iterator[LabelingApp]:
+def labeling_app(var_dir: Path, *, accounts: tuple[Account, ...] = (), **extra_env: str) -> Iterator[LabelingApp]:
+    """The app served from ``var_dir`` with the annotator ``ANNOTATOR`` and ``accounts`` (all with the password
+    ``PASSWORD``), made by one ``manage.py`` beside the starting server."""
     env = app_env(var_dir, INFANTINO_WARM_START="true", INFANTINO_JOB_RUNNER="thread", **extra_env)
     version = register_tiny_model(f"sqlite:///{var_dir / 'mlflow.db'}", (var_dir / "mlartifacts").as_uri())
-    TEMPLATES.prepare(env)  # the database is there before the annotator is made beside the starting server
+    TEMPLATES.prepare(env)  # the database is there before the accounts are made beside the starting server
+    everyone = (Account(ANNOTATOR), *accounts)
     with ExitStack() as running:
-        (url,) = enter_together(running, app_server(env, var_dir / "server.log"), also=(lambda: add_user(env),))
+        (url,) = enter_together(
+            running, app_server(env, var_dir / "server.log"), also=(lambda: add_users(env, *everyone),)
+        )
         yield LabelingApp(url=url, var_dir=var_dir, base_version=version, env=env)
 
 
-def add_user(env: dict[str, str], name: str = ANNOTATOR, *, staff: bool = False, adjudicator: bool = False) -> None:
-    """An account (annotator; staff or adjudicator too if asked) with the password ``PASSWORD``."""
-    grant = "adjudicator_grant" if adjudicator else "annotator_grant"
-    manage(
-        env,
-        "shell",
-        "-c",
-        f"from django.contrib.auth import get_user_model; from accounts.services import {grant}; "
-        f"{grant}(user=get_user_model().objects.create_user({name!r}, password={PASSWORD!r}, is_staff={staff}))",
-    )
+def add_users(env: dict[str, str], *accounts: Account) -> None:
+    """``accounts`` (annotators; staff or adjudicators too where they say so) with the password ``PASSWORD``, made
+    by one ``manage.py shell``: each interpreter costs seconds of CPU."""
+    lines = [
+        "from django.contrib.auth import get_user_model",
+        "from accounts.services import adjudicator_grant, annotator_grant",
+    ]
+    for account in accounts:
+        grant = "adjudicator_grant" if account.adjudicator else "annotator_grant"
+        lines.append(
+            f"{grant}(user=get_user_model().objects.create_user("
+            f"{account.name!r}, password={PASSWORD!r}, is_staff={account.staff}))"
+        )
+    manage(env, "shell", "-c", "\n".join(lines))

@@ -8,7 +8,7 @@ import pytest
 import requests
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.annotations.live_server import PASSWORD, labeling_app
+from tests.annotations.live_server import PASSWORD, Account, labeling_app
 
 pytestmark = pytest.mark.e2e
 
@@ -18,10 +18,11 @@ JUDGE = "judy"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, browser):  # type: ignore[no-untyped-def]
     # Two labels per image, so that two annotators who disagree leave a conflict nobody has learned.
-    with labeling_app(tmp_path_factory.mktemp("review-e2e-var"), INFANTINO_LABELS_PER_IMAGE="2") as running:
+    accounts = (Account("alice"), Account("bob"), Account(JUDGE, staff=True, adjudicator=True))
+    var_dir = tmp_path_factory.mktemp("review-e2e-var")
+    with labeling_app(var_dir, accounts=accounts, INFANTINO_LABELS_PER_IMAGE="2") as running:
         photos = [running.upload(seed) for seed in range(3)]
-        alice, bob = running.user("alice"), running.user("bob")
-        running.user(JUDGE, staff=True, adjudicator=True)
+        alice, bob = running.session("alice"), running.session("bob")
         for session, label in ((alice, "happy"), (bob, "sad")):
             response = session.post(
                 f"{running.url}/api/annotations/", json={"image": photos[0], "label": label}, timeout=30

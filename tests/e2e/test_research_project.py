@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.annotations.live_server import PASSWORD, labeling_app
+from tests.annotations.live_server import PASSWORD, Account, labeling_app
 from tests.images import jpeg_bytes
 
 pytestmark = pytest.mark.e2e
@@ -23,10 +23,9 @@ LEAD, ALICE, BOB = "lead", "alice", "bob"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, browser):  # type: ignore[no-untyped-def]
     # Two labels per image: two annotators who disagree leave a conflict for the lead to settle.
-    with labeling_app(tmp_path_factory.mktemp("project-e2e-var"), INFANTINO_LABELS_PER_IMAGE="2") as running:
-        running.user(LEAD, staff=True, adjudicator=True)
-        running.user(ALICE)
-        running.user(BOB)
+    accounts = (Account(LEAD, staff=True, adjudicator=True), Account(ALICE), Account(BOB))
+    var_dir = tmp_path_factory.mktemp("project-e2e-var")
+    with labeling_app(var_dir, accounts=accounts, INFANTINO_LABELS_PER_IMAGE="2") as running:
         yield running
 
 

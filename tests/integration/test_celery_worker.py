@@ -10,7 +10,7 @@ from contextlib import closing
 import pytest
 
 from tests.mlcore.tiny_data import fer_csv, image_folder
-from tests.servers import BIN, REPO_ROOT, app_env, empty_redis_db, manage, register_tiny_model
+from tests.servers import BIN, REPO_ROOT, TEMPLATES, app_env, empty_redis_db, manage, register_tiny_model
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def test_a_retrain_started_on_the_web_side_runs_on_a_celery_worker(tmp_path, red
     fer_csv(data / "fer2013" / "fer2013.csv", per_label=6)
     env = app_env(var, REDIS_URL=redis_broker, SECRET_KEY="celery-test-" * 5, INFANTINO_DATA_DIR=str(data))
     live = register_tiny_model(f"sqlite:///{var / 'mlflow.db'}", (var / "mlartifacts").as_uri())
-    manage(env, "migrate", "--noinput")
+    TEMPLATES.prepare(env)  # a copy of the run's migrated database
     with open(tmp_path / "worker.log", "w") as log:
         worker = subprocess.Popen(
             [
