@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcore import retrain_guard, training
+from mlcore.bootstrap import FACE_DETECTOR as BOOTSTRAP_FACE_DETECTOR
 from mlcore.bootstrap import STEPS as BOOTSTRAP_STEPS
 from mlcore.bootstrap import bootstrap as bootstrap_engine
 from mlcore.evaluation import evaluate_path, evaluation_json
@@ -65,13 +66,16 @@ def latest_run(root: Path) -> Path | None:
 def bootstrap(
     registry: Registry, *, fer_csv: Path | None, image_dir: Path | None, options: dict[str, Any], progress: Progress
 ) -> Trained:
-    """The starter model in about a minute (``mlcore.bootstrap``); registered, not made live."""
+    """The starter model in under a minute (``mlcore.bootstrap``), on its own face detector unless ``options`` name
+    one; registered, not made live."""
     result = bootstrap_engine(
         registry,
         fer_csv=fer_csv,
         image_dir=image_dir,
         fer_limit=options["fer_limit"],
-        config=ExtractorConfig(image_size=options["image_size"], face_detector=options["face_detector"]),
+        config=ExtractorConfig(
+            image_size=options["image_size"], face_detector=options.get("face_detector") or BOOTSTRAP_FACE_DETECTOR
+        ),
         imagenet=options["imagenet"],
         seed=options["seed"],
         cache_dir=options.get("cache_dir"),

