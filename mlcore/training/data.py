@@ -135,7 +135,7 @@ def _crop(photo: _Photo, detector: Any, config: TrainConfig) -> tuple[Image.Imag
     bits = dhash(photo.image)
     if photo.cached is not None:
         photo.cached.parent.mkdir(parents=True, exist_ok=True)
-        crop.image.save(photo.cached)
+        crop.image.save(photo.cached, compress_level=1)  # lossless all the same: a quarter of the default's time
         meta = {"found": crop.found, "hash": bits.astype(int).tolist()}
         photo.cached.with_suffix(".json").write_text(json.dumps(meta))
     return crop.image, crop.found, bits

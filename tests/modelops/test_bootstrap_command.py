@@ -11,7 +11,8 @@ from tests.mlcore.tiny_data import fer_csv, image_folder
 
 pytestmark = pytest.mark.django_db
 
-TINY = ["--image-size", "32", "--no-imagenet", "--face-detector", "none", "--fer-limit", "70", "--steps", "6"]
+DETECTOR = ["--face-detector", "none"]
+TINY = ["--image-size", "32", "--no-imagenet", *DETECTOR, "--fer-limit", "70", "--steps", "6", "--threads", "1"]
 
 
 def run(*args: str) -> str:
@@ -39,7 +40,7 @@ def test_it_trains_registers_and_makes_live_a_first_model_from_both_domains(mode
 
 def test_unless_told_otherwise_the_starter_finds_faces_with_its_own_detector(model_registry, tmp_path):
     images = image_folder(tmp_path / "infant", per_label=3)
-    untold = [arg for arg in TINY if arg not in ("--face-detector", "none")]
+    untold = [arg for arg in TINY if arg not in DETECTOR]
 
     run("--images", str(images), *untold)
 

@@ -14,6 +14,7 @@ from modelops.management.progress import StageBars
 from modelops.models import ModelChange
 from modelops.services import live_version_move
 from predictions import ml
+from predictions.ml.live import use_threads
 
 SUMMARY = ("_accuracy", "_macro_f1", "temperature")  # every metric is in MLflow and on the dashboard
 
@@ -36,6 +37,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--steps", type=int, default=None, help="fine-tuning steps of the extractor's last stages (default 120)"
         )
+        parser.add_argument("--threads", type=int, default=2, help="CPU threads of every runtime (default 2)")
         parser.add_argument(
             "--if-missing",
             action="store_true",
@@ -59,6 +61,7 @@ class Command(BaseCommand):
         for path in (fer, images):
             if path is not None and not path.exists():
                 raise CommandError(f"{path} does not exist")
+        use_threads(options["threads"])  # ONNX Runtime's sessions, which compute the frozen stages, read it too
         bars = StageBars(sys.stderr)
         try:
             result = ml.backend().bootstrap(
