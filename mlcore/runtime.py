@@ -1,8 +1,14 @@
-"""The threads every runtime computes with (torch, OpenMP/MKL, ONNX Runtime, OpenCV), set in one place.
+"""The threads every runtime computes with (torch, OpenMP/MKL, ONNX Runtime, OpenCV), set in one place, and the
+foreground: work a person waits for, which background work in the same process steps aside for.
 
 On two cores shared with other work, a runtime that starts a thread per core for every call makes every call crawl
 (MTCNN took ~1.7 s instead of ~0.1 s per photo in a web process with a training beside it): each process says once,
 through ``configure``, how many threads one computation may use, and every runtime reads it from here.
+
+A lower priority alone does not keep a photo's answer fast while a clip is analysed beside it: with a core each,
+neither waits for the other, yet they share the chip's caches (and, on some machines, one physical core). So a
+served prediction runs inside ``foreground()``, and long background work calls ``yield_to_foreground()`` between
+its steps: it waits there until no served prediction is in flight.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,3 +101,49 @@ def _configure_opencv(intra: int) -> None:
         opencv()  # sets its threads to ``_current``'s
     except ImportError:  # the Haar detector is the only user of OpenCV; without it there is nothing to set
         return
+
+
+class _Foreground:
+    """How many predictions a person waits for are in flight in this process."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        with self._changed:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._count -= 1
+                self._changed.notify_all()
+
+    def active(self) -> bool:
+        return self._count > 0
+
+    def wait_idle(self, max_wait: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout=max_wait)
+
+
+_foreground = _Foreground()
+FOREGROUND_MAX_WAIT_S = 1.0  # a steady stream of photos slows a clip down; it never stops it
+
+
+def foreground() -> Any:
+    """A context in which this thread serves a prediction a person waits for (background work yields to it)."""
+    return _foreground.serving()
+
+
+def in_foreground() -> bool:
+    """Whether a served prediction is in flight in this process."""
+    return _foreground.active()
+
+
+def yield_to_foreground(max_wait: float | None = None) -> bool:
+    """Background work's step boundary: wait while a served prediction is in flight, at most ``max_wait`` seconds
+    (``FOREGROUND_MAX_WAIT_S``); returns whether the foreground was idle when it returned."""
+    return _foreground.wait_idle(FOREGROUND_MAX_WAIT_S if max_wait is None else max_wait)

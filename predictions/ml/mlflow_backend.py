@@ -14,7 +14,7 @@ from django.conf import settings
 from PIL import Image
 from sklearn.neural_network import MLPClassifier
 
-from mlcore import correction, learner, saliency
+from mlcore import correction, learner, runtime, saliency
 from mlcore.consolidation import source_share_for
 from mlcore.faces import square_crop
 from mlcore.label_noise import LabelIssue, suspicious_labels
@@ -63,15 +63,16 @@ class MLflowBackend:
 
     # ---- serving ------------------------------------------------------------------------------------------
     def predict(self, image: Image.Image) -> Outcome:
-        """Crop the face, embed it and classify it with the live model."""
+        """Crop the face, embed it and classify it with the live model; background work steps aside meanwhile."""
         model = self.live.current()
-        face = model.crop(image)
-        embedding = model.embed([face.image])
-        return Outcome(
-            prediction=model.predict_embedding(embedding, face.box),
-            embedding=embedding[0],
-            extractor_id=model.extractor_id,
-        )
+        with runtime.foreground():
+            face = model.crop(image)
+            embedding = model.embed([face.image])
+            return Outcome(
+                prediction=model.predict_embedding(embedding, face.box),
+                embedding=embedding[0],
+                extractor_id=model.extractor_id,
+            )
 
     def predict_many(self, images: Sequence[Image.Image]) -> list[Outcome]:
         """``predict`` for several images under one live version, faces embedded and classified in batches (bulk work:
@@ -83,10 +84,13 @@ class MLflowBackend:
         ]
 
     def predict_faces(self, images: Sequence[Image.Image], *, follow: FaceChooser) -> list[Outcome | None]:
-        """Every face in each image, the one ``follow`` picks embedded and classified (None: it picked none)."""
+        """Every face in each image, the one ``follow`` picks embedded and classified (None: it picked none). Background
+        work (a clip's frames): it steps aside before each detection and the batch's embedding while a served
+        prediction is in flight."""
         model = self.live.current()
         picked: list[tuple[int, FaceBox]] = []
         for index, image in enumerate(images):
+            runtime.yield_to_foreground()
             box = follow(model.detector.detect(image))
             if box is not None:
                 picked.append((index, box))
@@ -94,6 +98,7 @@ class MLflowBackend:
         if not picked:
             return outcomes
         margin = model.config.face_margin
+        runtime.yield_to_foreground()
         embeddings = model.embed([square_crop(images[index], box, margin=margin) for index, box in picked])
         predictions = model.predict_embeddings(embeddings, [box for _, box in picked])  # the head once per batch
         for row, ((index, _), prediction) in enumerate(zip(picked, predictions, strict=True)):

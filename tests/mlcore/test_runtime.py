@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,42 @@ def test_a_later_setting_reaches_torch_and_new_onnx_sessions() -> None:
 def test_it_refuses_no_threads() -> None:
     with pytest.raises(ValueError, match="1 or more"):
         runtime.configure(0)
+
+
+def test_background_work_waits_while_a_served_prediction_is_in_flight_and_goes_on_when_it_ends() -> None:
+    serving, release, yielded = threading.Event(), threading.Event(), threading.Event()
+
+    def serve() -> None:
+        with runtime.foreground():
+            serving.set()
+            release.wait(10)
+
+    def background() -> None:
+        serving.wait(10)
+        assert runtime.yield_to_foreground(max_wait=10)  # idle when it returned, not timed out
+        yielded.set()
+
+    threads = [threading.Thread(target=serve), threading.Thread(target=background)]
+    for thread in threads:
+        thread.start()
+    serving.wait(10)
+    assert runtime.in_foreground()
+    assert not yielded.wait(0.2)  # still stepping aside while the prediction runs
+    release.set()
+    assert yielded.wait(10)
+    for thread in threads:
+        thread.join(10)
+    assert not runtime.in_foreground()
+
+
+def test_a_steady_foreground_slows_background_work_but_never_stops_it() -> None:
+    with runtime.foreground():
+        started = time.monotonic()
+        assert runtime.yield_to_foreground(max_wait=0.05) is False
+        assert time.monotonic() - started < 5
+
+
+def test_with_nothing_served_background_work_does_not_wait() -> None:
+    started = time.monotonic()
+    assert runtime.yield_to_foreground(max_wait=5)
+    assert time.monotonic() - started < 1

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
+from mlcore import runtime
 from predictions import ml
 from tests.images import face_like
 
@@ -35,3 +39,33 @@ def test_the_fake_finds_no_face_in_a_flat_picture(fake_backend):
     )
 
     assert outcomes[0] is None and outcomes[1] is not None
+
+
+@pytest.mark.django_db
+def test_a_clips_frames_wait_while_a_photo_is_being_answered(live_model, monkeypatch):
+    backend = ml.backend()
+    detector = backend.live.current().detector
+    detect, answering, release = detector.detect, threading.Event(), threading.Event()
+
+    def slow_for_the_photo(image):  # type: ignore[no-untyped-def]
+        if threading.current_thread().name == "photo":
+            answering.set()
+            release.wait(10)
+        return detect(image)
+
+    monkeypatch.setattr(detector, "detect", slow_for_the_photo)
+    monkeypatch.setattr(runtime, "FOREGROUND_MAX_WAIT_S", 30.0)  # however slow this machine, the frame still waits
+    offered: list[float] = []
+    photo = threading.Thread(target=lambda: backend.predict(face_like(96, 0)), name="photo")
+    photo.start()
+    assert answering.wait(10)
+    frames = threading.Thread(
+        target=lambda: backend.predict_faces([face_like(96, 1)], follow=lambda boxes: offered.append(1))
+    )
+    frames.start()
+    time.sleep(0.3)
+    assert offered == []  # the frame waits for the photo's answer
+    release.set()
+    photo.join(10)
+    frames.join(10)
+    assert offered == [1]
