@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +133,7 @@ _foreground = _Foreground()
 FOREGROUND_MAX_WAIT_S = 1.0  # a steady stream of photos slows a clip down; it never stops it
 
 
-def foreground() -> Any:
+def foreground() -> AbstractContextManager[None]:
     """A context in which this thread serves a prediction a person waits for (background work yields to it)."""
     return _foreground.serving()
 
