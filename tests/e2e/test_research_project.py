@@ -81,6 +81,7 @@ def test_a_team_imports_labels_blind_sets_aside_settles_and_exports_what_the_dat
     page.click("#import-form button[type=submit]")
     page.wait_for_function("() => document.querySelectorAll('#import-results li[data-outcome=imported]').length === 4")
     page.reload()
+    current_photo(page)  # the page's script has started and shown the queue: the box is not clicked mid-start
     page.check("#blind-project")  # the lead hides the model's guess from every annotator
     page.wait_for_function("() => document.getElementById('queue-status').textContent.startsWith('Blind mode on')")
 
