@@ -46,16 +46,15 @@ class StageClock:
 
 def confident(metrics: dict[str, float], prefix: str = "test_infant") -> dict[str, float | None]:
     """Share of the held-out photos answered at ≥ 90 % and their accuracy, from the stored reliability bins."""
-    total = metrics[f"{prefix}_n"]
-    count = right = 0.0
-    i = 0
-    while f"{prefix}_rel{i}_n" in metrics:
-        n = metrics[f"{prefix}_rel{i}_n"]
-        if n and metrics.get(f"{prefix}_rel{i}_conf", 0.0) >= CONFIDENT:
-            count += n
-            right += n * metrics[f"{prefix}_rel{i}_acc"]
-        i += 1
-    return {"share": round(count / total, 4), "accuracy": round(right / count, 4) if count else None}
+    from mlcore.metrics import reliability_from_metrics
+
+    sure = [b for b in reliability_from_metrics(metrics, prefix) or [] if b.count and b.confidence >= CONFIDENT]
+    count = sum(b.count for b in sure)
+    right = sum(b.count * b.accuracy for b in sure)
+    return {
+        "share": round(count / metrics[f"{prefix}_n"], 4),
+        "accuracy": round(right / count, 4) if count else None,
+    }
 
 
 def run(variant: str, seed: int) -> dict[str, Any]:
